@@ -1,0 +1,39 @@
+# Every target is idempotent: it creates .venv and installs what is missing.
+PY      ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: setup demo test bench fuzz docs clean
+
+setup: $(STAMP) graphviz
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch and torchvision come from this machine's disk (pip's cap).
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $(STAMP)
+
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  echo "installing Debian's graphviz"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; }
+
+demo: setup
+	$(BIN)/archlang summary specs/lenet5.arch
+	$(BIN)/archlang render specs/resnet50.arch -o build/resnet50.svg
+	$(BIN)/archlang train specs/lenet5.arch --data digits --epochs 10 --out build/runs/lenet5
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+fuzz: setup
+	$(BIN)/python -m tests.fuzz --cases 5000
+
+clean:
+	rm -rf build .pytest_cache
