@@ -1,0 +1,78 @@
+"""Element-wise activations: no parameters, shape unchanged."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from archlang.layers.base import Args, Layer, register
+
+
+class _Activation(Layer):
+    family = "act"
+
+
+def _simple(name: str, doc: str, aliases: tuple[str, ...] = ()) -> type[Layer]:
+    cls = type(name.title().replace("_", ""), (_Activation,), {"name": name, "aliases": aliases, "doc": doc})
+    return register(cls)
+
+
+Relu = _simple("relu", "max(x, 0)")
+Relu6 = _simple("relu6", "min(max(x, 0), 6) (MobileNet)")
+Silu = _simple("silu", "x * sigmoid(x) (swish)", ("swish",))
+Hardswish = _simple("hardswish", "x * relu6(x + 3) / 6 (MobileNetV3)", ("hard_swish",))
+Hardsigmoid = _simple("hardsigmoid", "relu6(x + 3) / 6 (MobileNetV3's squeeze-and-excitation)", ("hard_sigmoid",))
+Sigmoid = _simple("sigmoid", "1 / (1 + exp(-x)) (LeNet)")
+Tanh = _simple("tanh", "tanh(x)")
+
+
+class LeakyReluArgs(Args):
+    negative_slope: float = 0.01
+
+
+@register
+class LeakyRelu(_Activation):
+    name = "leaky_relu"
+    aliases = ("leakyrelu",)
+    Args = LeakyReluArgs
+    doc = "x if x > 0 else negative_slope * x"
+
+
+class EluArgs(Args):
+    alpha: float = 1.0
+
+
+@register
+class Elu(_Activation):
+    name = "elu"
+    Args = EluArgs
+    doc = "x if x > 0 else alpha * (exp(x) - 1)"
+
+
+class GeluArgs(Args):
+    approximate: Literal["none", "tanh"] = "none"
+
+
+@register
+class Gelu(_Activation):
+    name = "gelu"
+    Args = GeluArgs
+    doc = "x * Phi(x)"
+
+
+class SoftmaxArgs(Args):
+    dim: int = 1
+
+
+@register
+class Softmax(_Activation):
+    name = "softmax"
+    Args = SoftmaxArgs
+    doc = "softmax over `dim` (1: channels or classes; the batch is dim 0)"
+
+
+@register
+class LogSoftmax(_Activation):
+    name = "log_softmax"
+    aliases = ("logsoftmax",)
+    Args = SoftmaxArgs
+    doc = "log of softmax over `dim`"

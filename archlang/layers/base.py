@@ -1,0 +1,198 @@
+"""The Layer base class and the registry.
+
+A layer type is one class: its argument model (pydantic, fields in positional
+order), shape rule, parameter/buffer/MAC counts, receptive-field window, its
+diagram family and its torch module. Registering it is the only step needed
+for every stage (elaboration, analysis, diagrams, PyTorch) to know it.
+
+>>> from archlang.layers import lookup
+>>> conv = lookup("CONV").bind([16], {})
+>>> conv.output_shape([(3, 32, 32)]), conv.params([(3, 32, 32)])
+((16, 32, 32), 448)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+Shape = tuple[int, ...]
+
+REGISTRY: dict[str, type["Layer"]] = {}
+
+
+class ShapeError(Exception):
+    """A layer does not fit its input; elaboration adds the span."""
+
+    def __init__(self, message: str, hint: str | None = None, code: str = "E402", detail: str | None = None):
+        super().__init__(message)
+        self.message, self.hint, self.code, self.detail = message, hint, code, detail
+
+
+class ArgError(Exception):
+    def __init__(self, code: str, message: str, hint: str | None = None, arg: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.hint, self.arg = code, message, hint, arg
+
+
+class Args(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+
+class NoArgs(Args):
+    pass
+
+
+class Layer:
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    family: ClassVar[str] = "other"  # conv | norm | act | pool | linear | merge | shape | input | reg
+    Args: ClassVar[type[Args]] = NoArgs
+    arg_aliases: ClassVar[dict[str, str]] = {}
+    many_inputs: ClassVar[bool] = False
+    doc: ClassVar[str] = ""
+
+    def __init__(self, args: Args):
+        self.args = args
+
+    # ---- binding call arguments to the argument model
+    @classmethod
+    def bind(cls, positional: list[Any], keywords: dict[str, Any]) -> "Layer":
+        fields = list(cls.Args.model_fields)
+        if len(positional) > len(fields):
+            raise ArgError("E303", f"`{cls.name}` takes at most {len(fields)} positional argument"
+                           f"{'s' if len(fields) != 1 else ''}, got {len(positional)}",
+                           hint=f"`{cls.name}({', '.join(fields)})`" if fields else f"write `{cls.name}` alone")
+        values = dict(zip(fields, positional))
+        for key, value in keywords.items():
+            field = cls.arg_aliases.get(key, key)
+            if field not in cls.Args.model_fields:
+                from archlang.errors import did_you_mean
+
+                raise ArgError("E302", f"`{cls.name}` has no argument `{key}`", arg=key,
+                               hint=did_you_mean(key, fields + list(cls.arg_aliases), f"its arguments are") or
+                               f"`{cls.name}` takes no arguments")
+            if field in values:
+                raise ArgError("E305", f"argument `{field}` of `{cls.name}` given twice", arg=key)
+            values[field] = value
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        try:
+            return cls(cls.Args(**values))
+        except ValidationError as e:
+            raise _arg_error(cls, e) from None
+
+    # ---- the rules each layer type provides
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        return inputs[0]
+
+    def params(self, inputs: list[Shape]) -> int:
+        return 0
+
+    def buffers(self, inputs: list[Shape]) -> int:
+        return 0
+
+    def macs(self, inputs: list[Shape], output: Shape) -> int:
+        return 0
+
+    def window(self, inputs: list[Shape]) -> tuple[int, int, int, int] | None:
+        """(kernel_h, kernel_w, stride_h, stride_w) seen by one output position; None: pointwise."""
+        return None
+
+    # ---- description, for summaries and diagrams
+    def describe(self) -> str:
+        parts = []
+        for key, field in self.Args.model_fields.items():
+            value = getattr(self.args, key)
+            if field.is_required():
+                parts.append(fmt_value(value))
+            elif value != field.default:
+                parts.append(f"{key}={fmt_value(value)}")
+        return f"{self.name}({', '.join(parts)})" if parts else self.name
+
+
+def fmt_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(fmt_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def _arg_error(cls: type[Layer], e: ValidationError) -> ArgError:
+    err = e.errors()[0]
+    rule = err["msg"].replace("Value error, ", "").replace("Input should be", "it should be")
+    if not err["loc"]:  # a rule across arguments (a model validator)
+        return ArgError("E301", f"invalid arguments to `{cls.name}`: {rule}")
+    loc = str(err["loc"][0])
+    value = err.get("input")
+    if err["type"] == "missing":
+        required = [k for k, f in cls.Args.model_fields.items() if f.is_required()]
+        return ArgError("E304", f"`{cls.name}` needs its argument `{loc}`", arg=loc,
+                        hint=f"write `{cls.name}({', '.join(required)})`")
+    shown = fmt_value(value) if isinstance(value, (int, float, str, bool, tuple)) else type(value).__name__
+    return ArgError("E301", f"argument `{loc}` of `{cls.name}` is {shown}: {rule}", arg=loc)
+
+
+def register(cls: type[Layer]) -> type[Layer]:
+    for key in (cls.name, *cls.aliases):
+        if key in REGISTRY:
+            raise ValueError(f"layer name `{key}` registered twice ({REGISTRY[key].__name__}, {cls.__name__})")
+        REGISTRY[key] = cls
+    return cls
+
+
+def lookup(name: str) -> type[Layer] | None:
+    return REGISTRY.get(name.lower())
+
+
+# ---- small helpers shared by the layer families
+
+
+def pair(value: int | tuple[int, ...]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (value[0], value[-1])
+
+
+def numel(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+def need_rank(layer: Layer, shape: Shape, rank: int) -> None:
+    if len(shape) != rank:
+        what = {1: "a flat vector (features)", 3: "a C×H×W feature map"}[rank]
+        hint = "add `flatten` (or `global_avgpool -> flatten`) before it" if rank == 1 else \
+            "this layer works on feature maps; put it before `flatten`/`fc`"
+        raise ShapeError(f"`{layer.name}` needs {what}, got {fmt_shape(shape)}", hint=hint)
+
+
+def fmt_shape(shape: Shape) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def window_out(size: int, kernel: int, stride: int, pad: int, dilation: int = 1, ceil: bool = False) -> int:
+    """Output size of a sliding window, as torch computes it (ceil mode included)."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil else span // stride) + 1
+    if ceil and (out - 1) * stride >= size + pad:
+        out -= 1  # torch: the last window must start inside the input or left padding
+    return out
+
+
+def spatial_out(layer: Layer, shape: Shape, kernel, stride, pad, dilation=(1, 1), ceil=False) -> tuple[int, int]:
+    need_rank(layer, shape, 3)
+    _, h, w = shape
+    out = []
+    for size, k, s, p, d, axis in zip((h, w), kernel, stride, pad, dilation, ("height", "width")):
+        reach = d * (k - 1) + 1
+        if reach > size + 2 * p:
+            raise ShapeError(f"`{layer.describe()}` has a {reach}-wide window but its input {axis} is "
+                             f"{size}" + (f" (+{2 * p} padding)" if p else ""),
+                             hint="use a smaller kernel, add padding, or remove a pooling step before it",
+                             code="E403")
+        out.append(window_out(size, k, s, p, d, ceil))
+    if min(out) <= 0:
+        raise ShapeError(f"`{layer.describe()}` reduces {fmt_shape(shape)} to nothing", code="E403")
+    return out[0], out[1]

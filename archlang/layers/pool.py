@@ -1,0 +1,118 @@
+"""Pooling: windowed max/average, adaptive and global."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from archlang.layers.base import Args, Layer, need_rank, pair, register, spatial_out
+
+Pos = Annotated[int, Field(gt=0)]
+NonNeg = Annotated[int, Field(ge=0)]
+Size = Pos | tuple[Pos, Pos]
+
+
+class PoolArgs(Args):
+    kernel_size: Size = 2
+    stride: Size | None = None  # None: the kernel size, as in torch
+    padding: NonNeg | tuple[NonNeg, NonNeg] = 0
+    ceil_mode: bool = False
+
+    @model_validator(mode="after")
+    def _padding_at_most_half_kernel(self):
+        if any(p > k // 2 for p, k in zip(pair(self.padding), pair(self.kernel_size))):
+            raise ValueError("padding must be at most half the kernel size")
+        return self
+
+
+class _Pool(Layer):
+    family = "pool"
+    Args = PoolArgs
+    arg_aliases = {"pad": "padding", "ceil": "ceil_mode", "kernel": "kernel_size"}
+
+    def _stride(self):
+        return pair(self.args.stride if self.args.stride is not None else self.args.kernel_size)
+
+    def output_shape(self, inputs):
+        a = self.args
+        h, w = spatial_out(self, inputs[0], pair(a.kernel_size), self._stride(), pair(a.padding), ceil=a.ceil_mode)
+        return (inputs[0][0], h, w)
+
+    def window(self, inputs):
+        return (*pair(self.args.kernel_size), *self._stride())
+
+
+@register
+class MaxPool(_Pool):
+    """Max pooling; the literature's POOL is 2x2 max pooling with stride 2."""
+
+    name = "maxpool"
+    aliases = ("pool", "max_pool", "maxpool2d")
+
+
+class AvgPoolArgs(PoolArgs):
+    count_include_pad: bool = True
+
+
+@register
+class AvgPool(_Pool):
+    name = "avgpool"
+    aliases = ("avg_pool", "avgpool2d")
+    Args = AvgPoolArgs
+
+
+class AdaptiveArgs(Args):
+    output_size: Size = 1
+
+
+class _Adaptive(Layer):
+    family = "pool"
+    Args = AdaptiveArgs
+
+    def output_shape(self, inputs):
+        need_rank(self, inputs[0], 3)
+        return (inputs[0][0], *pair(self.args.output_size))
+
+    def window(self, inputs):
+        (_, h, w), (oh, ow) = inputs[0], pair(self.args.output_size)
+        # Bins of an adaptive pool: the widest bin and the step between bin starts.
+        return (-(-h // oh), -(-w // ow), max(1, h // oh), max(1, w // ow))
+
+
+@register
+class AdaptiveAvgPool(_Adaptive):
+    name = "adaptive_avgpool"
+    aliases = ("adaptive_avg_pool",)
+
+
+@register
+class AdaptiveMaxPool(_Adaptive):
+    name = "adaptive_maxpool"
+    aliases = ("adaptive_max_pool",)
+
+
+class _Global(Layer):
+    family = "pool"
+
+    def output_shape(self, inputs):
+        need_rank(self, inputs[0], 3)
+        return (inputs[0][0], 1, 1)
+
+    def window(self, inputs):
+        _, h, w = inputs[0]
+        return (h, w, h, w)
+
+
+@register
+class GlobalAvgPool(_Global):
+    """Average over the whole map: C×H×W -> C×1×1 (adaptive_avgpool(1))."""
+
+    name = "global_avgpool"
+    aliases = ("global_avg_pool", "gap")
+
+
+@register
+class GlobalMaxPool(_Global):
+    name = "global_maxpool"
+    aliases = ("global_max_pool",)
