@@ -97,6 +97,7 @@ class Frame:
 
     what: str
     span: Span
+    block: str | None = None
 
 
 @dataclass

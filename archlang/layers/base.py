@@ -51,6 +51,7 @@ class Layer:
     family: ClassVar[str] = "other"  # conv | norm | act | pool | linear | merge | shape | input | reg
     Args: ClassVar[type[Args]] = NoArgs
     arg_aliases: ClassVar[dict[str, str]] = {}
+    shown: ClassVar[tuple[str, ...]] = ()  # leading arguments a description always shows, positionally
     many_inputs: ClassVar[bool] = False
     doc: ClassVar[str] = ""
 
@@ -102,12 +103,14 @@ class Layer:
 
     # ---- description, for summaries and diagrams
     def describe(self) -> str:
+        """`conv(64, 3, stride=2)`: the `shown` arguments positionally, then those that differ from defaults."""
         parts = []
         for key, field in self.Args.model_fields.items():
             value = getattr(self.args, key)
-            if field.is_required():
-                parts.append(fmt_value(value))
-            elif value != field.default:
+            if key in self.shown:
+                if value is not None:
+                    parts.append(fmt_value(value))
+            elif field.is_required() or value != field.default:
                 parts.append(f"{key}={fmt_value(value)}")
         return f"{self.name}({', '.join(parts)})" if parts else self.name
 

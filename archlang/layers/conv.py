@@ -37,6 +37,7 @@ class Conv(Layer):
     aliases = ("conv2d",)
     family = "conv"
     Args = ConvArgs
+    shown = ("out_channels", "kernel_size")
     arg_aliases = {"pad": "padding", "kernel": "kernel_size", "channels": "out_channels"}
 
     def resolved_padding(self) -> tuple[int, int] | str:

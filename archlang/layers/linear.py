@@ -22,6 +22,7 @@ class Fc(Layer):
     aliases = ("linear", "dense")
     family = "linear"
     Args = FcArgs
+    shown = ("out_features",)
     arg_aliases = {"features": "out_features", "out": "out_features"}
 
     def output_shape(self, inputs):
@@ -59,5 +60,6 @@ class Dropout(Layer):
     name = "dropout"
     family = "reg"
     Args = DropoutArgs
+    shown = ("p",)
 
 

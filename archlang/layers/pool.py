@@ -29,6 +29,7 @@ class PoolArgs(Args):
 class _Pool(Layer):
     family = "pool"
     Args = PoolArgs
+    shown = ("kernel_size",)
     arg_aliases = {"pad": "padding", "ceil": "ceil_mode", "kernel": "kernel_size"}
 
     def _stride(self):
@@ -69,6 +70,7 @@ class AdaptiveArgs(Args):
 class _Adaptive(Layer):
     family = "pool"
     Args = AdaptiveArgs
+    shown = ("output_size",)
 
     def output_shape(self, inputs):
         need_rank(self, inputs[0], 3)

@@ -30,6 +30,7 @@ class Input(Layer):
     name = "input"
     family = "input"
     Args = InputArgs
+    shown = ("channels", "height", "width")
 
     def shape(self):
         a = self.args
@@ -58,6 +59,7 @@ class ChannelShuffle(Layer):
     name = "channel_shuffle"
     family = "shape"
     Args = ShuffleArgs
+    shown = ("groups",)
 
     def output_shape(self, inputs):
         need_rank(self, inputs[0], 3)
@@ -85,6 +87,7 @@ class Chunk(Layer):
     name = "chunk"
     family = "shape"
     Args = ChunkArgs
+    shown = ("chunks", "index")
 
     def output_shape(self, inputs):
         shape = inputs[0]

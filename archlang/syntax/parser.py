@@ -83,6 +83,9 @@ class _ToAst(Transformer):
         span = self._span(meta) if not meta.empty else Span(self.file, 1, 1, 1, 1)
         return ast.Module(span=span, file=self.file, items=list(items))
 
+    def value(self, meta, inner):
+        return inner
+
     def import_stmt(self, meta, path):
         return ast.Import(span=self._span(meta), path=str(path)[1:-1])
 
@@ -221,7 +224,7 @@ class _ToAst(Transformer):
 def _parser() -> Lark:
     # cache=True stores the LALR tables on disk: a cold start skips the analysis.
     return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer="basic",
-                propagate_positions=True, maybe_placeholders=True, cache=True,
+                propagate_positions=True, maybe_placeholders=True, cache=True, start=["start", "value"],
                 postlex=_Newlines("<unused>"))
 
 
@@ -277,10 +280,21 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
     if not text.strip():
         raise ArchError("E107", "the file is empty", Span(file, 1, 1, 1, 1),
                         hint="a spec needs at least `network Name: input(...) -> ...`")
+    return _run(text, file, "start")
+
+
+def parse_value(text: str, file: str = "<value>") -> ast.Node:
+    """Parse one expression, as given to `--set NAME=VALUE`."""
+    if not text.strip():
+        raise ArchError("E309", "empty value", Span(file, 1, 1, 1, 1))
+    return _run(text, file, "value")
+
+
+def _run(text: str, file: str, start: str):
     parser = _parser()
     parser.options.postlex.file = file  # the shared post-lexer names the file in its errors
     try:
-        return _ToAst(file).transform(parser.parse(text))
+        return _ToAst(file).transform(parser.parse(text, start=start))
     except VisitError as e:  # an ArchError raised inside a transformer callback
         raise e.orig_exc from None
     except UnexpectedInput as e:

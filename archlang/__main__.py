@@ -1,0 +1,5 @@
+import sys
+
+from archlang.cli import main
+
+sys.exit(main())

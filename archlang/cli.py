@@ -1,0 +1,187 @@
+"""The `archlang` command: argument parsing, printing and exit codes only.
+
+Exit codes: 0 success, 1 an error in a spec or a run (printed like a
+compiler error, never a traceback), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from archlang.errors import ArchError
+
+
+def _common(p: argparse.ArgumentParser, many: bool = False) -> None:
+    if many:
+        p.add_argument("files", nargs="+", metavar="FILE", help=".arch spec files")
+    else:
+        p.add_argument("file", metavar="FILE", help="an .arch spec file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a network parameter or switch (repeatable), e.g. --set depth=19")
+    p.add_argument("--input", dest="input_shape", metavar="CxHxW", help="override the input shape, e.g. 3x64x64")
+    p.add_argument("--network", help="which network of the file (default: the last one defined)")
+    p.add_argument("--max-layers", type=int, default=1_000_000, help="refuse networks with more layers")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="archlang", description="Declarative CNN architectures: "
+                                     "check, summarise, draw, compile to PyTorch, train.")
+    parser.add_argument("--version", action="version", version="archlang 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="validate specs (exit 0 if all are valid)")
+    _common(p, many=True)
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+
+    p = sub.add_parser("summary", help="a table of layers, shapes, params, MACs, receptive field")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+
+    p = sub.add_parser("render", help="draw the network (svg, png, pdf, dot, json, html)")
+    _common(p)
+    p.add_argument("-o", "--output", metavar="OUT", help="output file; its extension picks the format "
+                   "(default: NAME.svg)")
+    p.add_argument("--format", choices=["svg", "png", "pdf", "dot", "json", "html"])
+    p.add_argument("--view", choices=["overview", "blocks", "layers"], default="overview",
+                   help="overview: one box per top-level element; blocks: one level deeper; layers: every layer")
+    p.add_argument("--expand", action="append", default=[], metavar="PATH",
+                   help="open one element (dotted name, as in the PyTorch state_dict), or `all`")
+    p.add_argument("--collapse", action="append", default=[], metavar="PATH", help="close one element")
+    p.add_argument("--rankdir", choices=["TB", "LR"], default="TB")
+    p.add_argument("--theme", choices=["light", "dark"], default="light")
+    p.add_argument("--style", choices=["graph", "feature-maps"], default="graph")
+
+    p = sub.add_parser("compile", help="write standalone PyTorch source for the network")
+    _common(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE.py")
+
+    p = sub.add_parser("export", help="export the network (ONNX)")
+    _common(p)
+    p.add_argument("--format", default="onnx", choices=["onnx"])
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("--opset", type=int, default=None)
+
+    import importlib.util
+
+    if importlib.util.find_spec("archlang.train.command"):
+        from archlang.train.command import add_eval_parser, add_train_parser
+
+        for add in (add_train_parser, add_eval_parser):
+            _common(add(sub))
+    return parser
+
+
+def _overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ArchError("E309", f"--set expects NAME=VALUE, got {pair!r}", None, hint="e.g. --set depth=19")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _load(args, file: str | None = None):
+    import archlang
+
+    return archlang.load(file or args.file, network=args.network, input_shape=args.input_shape,
+                         max_layers=args.max_layers, overrides=_overrides(args.overrides))
+
+
+def cmd_check(args) -> int:
+    failed = 0
+    for file in args.files:
+        try:
+            net = _load(args, file)
+        except ArchError as e:
+            failed += 1
+            print(e.format(), file=sys.stderr)
+            continue
+        if not args.quiet:
+            print(f"{file}: ok — {net.name}, {len(net.layers)} layers, {net.params:,} params, {net.macs:,} MACs")
+    return 1 if failed else 0
+
+
+def cmd_summary(args) -> int:
+    net = _load(args)
+    print(json.dumps(net.to_dict(), indent=2) if args.json else net.summary())
+    return 0
+
+
+def cmd_render(args) -> int:
+    net = _load(args)
+    diagram = net.render(view=args.view, expand=args.expand, collapse=args.collapse, rankdir=args.rankdir,
+                         theme=args.theme, style=args.style)
+    output = args.output or f"{net.name.lower()}.{args.format or 'svg'}"
+    path = diagram.save(output, format=args.format)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_compile(args) -> int:
+    from archlang.backends.pysource import write_source
+
+    net = _load(args)
+    write_source(net, args.output)
+    print(f"wrote {args.output} ({net.name}, {net.params:,} params)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from archlang.backends.onnx_export import export_onnx
+
+    net = _load(args)
+    export_onnx(net, args.output, opset=args.opset)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _model_source(args):
+    def factory(path: str, overrides: dict):
+        from archlang.train.source import SpecSource
+
+        return SpecSource(_load(args, path))
+    return factory
+
+
+def cmd_train(args) -> int:
+    from archlang.train.command import run_train
+
+    return run_train(args, _model_source(args))
+
+
+def cmd_eval(args) -> int:
+    from archlang.train.command import run_eval
+
+    return run_eval(args, _model_source(args))
+
+
+COMMANDS = {"check": cmd_check, "summary": cmd_summary, "render": cmd_render, "compile": cmd_compile,
+            "export": cmd_export, "train": cmd_train, "eval": cmd_eval}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ArchError as e:
+        print(e.format(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("archlang: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # a bug in archlang, not in the spec: say so without a traceback
+        if os.environ.get("ARCHLANG_DEBUG"):
+            raise
+        print(f"archlang: internal error: {type(e).__name__}: {e}\n"
+              "(set ARCHLANG_DEBUG=1 for the traceback, and please report it)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Choosing the network, resolving its parameters (defaults, aliases, `--set`),
+and running elaboration and naming on it.
+"""
+
+from __future__ import annotations
+
+from archlang.errors import ArchError, Span, did_you_mean
+from archlang.ir.elaborate import Elaborator, Limits
+from archlang.ir.graph import Scope, assign_names
+from archlang.ir.loader import Program
+from archlang.ir.values import Env, show, type_name
+from archlang.syntax import ast
+from archlang.syntax.parser import parse_value
+
+
+def pick_network(program: Program, name: str | None) -> tuple[ast.NetworkDef, dict]:
+    """The network to build (by name, else the last one in the file) and its alias bindings."""
+    if name is None:
+        if not program.own_networks:
+            raise ArchError("E205", f"{program.file} defines no network", Span(program.file, 1, 1, 1, 1),
+                            hint="add `network Name(...):` followed by `input(...) -> ...`; blocks alone "
+                                 "are a library to import")
+        name = program.own_networks[-1]
+    if name not in program.networks:
+        raise ArchError("E206", f"no network `{name}` in {program.file}", None,
+                        hint=did_you_mean(name, program.networks, "its networks are"))
+    bindings: dict = {}
+    node, seen = program.networks[name], set()
+    while isinstance(node, ast.NetworkAlias):
+        if node.name in seen:
+            raise ArchError("E603", f"network `{node.name}` is defined in terms of itself", node.span)
+        seen.add(node.name)
+        base = program.networks.get(node.base)
+        if base is None:
+            raise ArchError("E206", f"unknown network `{node.base}`", node.span,
+                            hint=did_you_mean(node.base, program.networks, "known networks are"))
+        ev = Elaborator(program.blocks, {}, Limits())
+        for arg in node.args:
+            if not arg.name:
+                raise ArchError("E302", "bind network parameters by name, like `VGG(depth = 16)`", arg.span)
+            bindings.setdefault(arg.name, (ev.eval(arg.value, program.globals, None), arg.span))
+        node = base
+    return node, bindings
+
+
+def coerce(name: str, value, default, span: Span | None):
+    """Check an override against the parameter's default type; parse text from the command line."""
+    if isinstance(value, str) and not isinstance(default, str):
+        node = parse_value(value, f"--set {name}")
+        value = Elaborator({}, {}, Limits()).eval(node, Env({}), None)
+    if default is None:
+        return value
+    ok = (type(value) is type(default) or
+          isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool))
+    if not ok:
+        raise ArchError("E309", f"parameter `{name}` is {type_name(default)} (default {show(default)}), "
+                                f"but was given {type_name(value)} ({show(value)})", span,
+                        hint=f"e.g. --set {name}={show(default)}")
+    return float(value) if isinstance(default, float) else value
+
+
+def resolve_params(program: Program, net: ast.NetworkDef, bindings: dict, overrides: dict) -> tuple[dict, dict]:
+    """Returns (parameters, switches)."""
+    names = [p.name for p in net.params]
+    known = set(names) | program.switches
+    for key in list(overrides) + list(bindings):
+        if key not in known:
+            span = bindings[key][1] if key in bindings and key not in overrides else None
+            raise ArchError("E204", f"network `{net.name}` has no parameter `{key}`", span,
+                            hint=did_you_mean(key, known, "its parameters are") or
+                            f"`{net.name}` takes no parameters")
+    params: dict = {}
+    ev = Elaborator(program.blocks, {}, Limits())
+    for p in net.params:
+        default = ev.eval(p.default, Env(dict(params), program.globals), None) if p.default else None
+        if p.name in overrides:
+            params[p.name] = coerce(p.name, overrides[p.name], default, None)
+        elif p.name in bindings:
+            params[p.name] = coerce(p.name, bindings[p.name][0], default, bindings[p.name][1])
+        elif default is None:
+            raise ArchError("E304", f"network `{net.name}` needs a value for `{p.name}`", p.span,
+                            hint=f"give it a default here, or --set {p.name}=...")
+        else:
+            params[p.name] = default
+    switches = {}
+    for name in program.switches:
+        if name in params:
+            switches[name] = params[name]
+        elif name in overrides or name in bindings:
+            raw = overrides[name] if name in overrides else bindings[name][0]
+            switches[name] = coerce(name, raw, True, None)
+    return params, switches
+
+
+def build(program: Program, network: str | None, overrides: dict, input_shape, limits: Limits):
+    net, bindings = pick_network(program, network)
+    params, switches = resolve_params(program, net, bindings, overrides)
+    elab = Elaborator(program.blocks, switches, limits, input_shape)
+    env = Env(dict(params), program.globals)
+    for let in net.lets:
+        env.vars[let.name] = elab.eval(let.value, env, None)
+    root = Scope("network", net.name, net.span, name="", path="")
+    output = elab.network(net.body, env, root)
+    if elab.nodes[0].layer.name != "input":
+        raise ArchError("E404", "the network must start with `input(...)`", net.body.span)
+    assign_names(root)
+    return net, params, switches, elab, root, output

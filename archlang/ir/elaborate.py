@@ -1,0 +1,308 @@
+"""Elaboration: a network's AST becomes a graph of layers with known shapes.
+
+Every repeat, block call, optional element and branch is expanded here, and
+each layer's shape rule runs as its node is added, so `in.channels` and the
+shape errors see real shapes. This is the only stage that builds structure.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from archlang.errors import ArchError, Frame, did_you_mean
+from archlang.ir.evaluate import Evaluator
+from archlang.ir.graph import LayerNode, Scope
+from archlang.ir.loader import element_name
+from archlang.ir.values import BlockRef, Closure, Env, LayerRef, show, type_name
+from archlang.layers import REGISTRY, ArgError, ShapeError, fmt_shape, lookup
+from archlang.layers.linear import Flatten
+from archlang.syntax import ast
+
+
+class Limits:
+    def __init__(self, max_layers: int = 1_000_000, max_repeat: int = 1_000_000, max_depth: int = 64):
+        self.max_layers, self.max_repeat, self.max_depth = max_layers, max_repeat, max_depth
+
+
+class Elaborator(Evaluator):
+    def __init__(self, blocks: dict, switches: dict[str, bool], limits: Limits, input_shape=None):
+        super().__init__(blocks)
+        self.switches = switches
+        self.limits = limits
+        self.input_shape = input_shape
+        self.graph = nx.DiGraph()
+        self.nodes: list[LayerNode] = []
+        self._bound: dict = {}  # (layer, args) -> Layer: repeats reuse one validated layer
+
+    def shape_of(self, cursor):
+        return None if cursor is None else self.nodes[cursor].shape
+
+    # ---- entry point
+    def network(self, body: ast.Node, env: Env, root: Scope) -> int:
+        cursor = self.elab(body, env, None, root, None)
+        if cursor is None:
+            raise self.error("E404", "the network has no layers", body, hint="start it with `input(C, H, W)`")
+        return cursor
+
+    def elab(self, node: ast.Node, env: Env, cursor, scope: Scope, label):
+        method = getattr(self, "_elab_" + type(node).__name__, None)
+        if method is None:
+            value = self.eval(node, env, cursor)
+            raise self.error("E310", f"expected a layer here, found {type_name(value)} ({show(value)})", node,
+                             hint="a chain holds layers and blocks, like `conv(64) -> relu`")
+        return method(node, env, cursor, scope, label)
+
+    def _elab_Chain(self, node, env, cursor, scope, label):
+        if label:
+            scope = self._open(scope, "group", "group", node, label)
+        for item in node.items:
+            cursor = self.elab(item, env, cursor, scope, None)
+        return cursor
+
+    def _elab_Labelled(self, node, env, cursor, scope, label):
+        if label:  # `a: b: conv` - the outer label wins
+            raise self.error("E207", f"`{node.label}` is a second label on one element", node)
+        return self.elab(node.item, env, cursor, scope, node.label)
+
+    def _elab_Switch(self, node, env, cursor, scope, label):
+        name = label or element_name(node.item)
+        if name is None:
+            raise self.error("E310", "a switch `?` needs a name: label the element", node,
+                             hint="write `name: [ ... ]?` and set it with `--set name=false`")
+        if not self.switches.get(name, True):
+            return cursor
+        return self.elab(node.item, env, cursor, scope, label)
+
+    def _elab_Cond(self, node, env, cursor, scope, label):
+        if not self.truth(self.eval(node.cond, env, cursor), node.cond):
+            return cursor
+        return self.elab(node.item, env, cursor, scope, label)
+
+    def _elab_IfExpr(self, node, env, cursor, scope, label):
+        chosen = node.then if self.truth(self.eval(node.cond, env, cursor), node.cond) else node.orelse
+        return self.elab(chosen, env, cursor, scope, label)
+
+    def _elab_ListExpr(self, node, env, cursor, scope, label):
+        if len(node.items) != 1:
+            raise self.error("E310", "a list is not a layer" if node.items else "an empty group", node,
+                             hint="a group holds one chain: `[conv -> relu]`; chain layers with `->`, not `,`")
+        return self.elab(node.items[0], env, cursor, self._open(scope, "group", "group", node, label), None)
+
+    # ---- repeats: `[body] * n` and `[body] * n as i`
+    def _elab_Repeat(self, node, env, cursor, scope, label):
+        return self._repeat(node.body, node.count, node.index, node, env, cursor, scope, label)
+
+    def _elab_Arith(self, node, env, cursor, scope, label):
+        if node.ops[-1] != "*" or any(op != "*" for op in node.ops):
+            return self.elab_value_misuse(node, env, cursor)
+        body = node.operands[0] if len(node.ops) == 1 else ast.Arith(
+            span=node.span, operands=node.operands[:-1], ops=node.ops[:-1])
+        return self._repeat(body, node.operands[-1], None, node, env, cursor, scope, label)
+
+    def elab_value_misuse(self, node, env, cursor):
+        value = self.eval(node, env, cursor)
+        raise self.error("E310", f"expected a layer here, found {type_name(value)} ({show(value)})", node)
+
+    def _repeat(self, body, count_node, index, node, env, cursor, scope, label):
+        count = self.eval(count_node, env, cursor)
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise self.error("E306", f"a repeat count must be an integer, not {type_name(count)} ({show(count)})",
+                             count_node, hint="the group comes first: `[conv -> relu] * 3`")
+        if count < 0:
+            raise self.error("E301", f"a repeat count cannot be negative ({count})", count_node)
+        if count > self.limits.max_repeat:
+            raise self.error("E601", f"repeat count {count} is over the limit of {self.limits.max_repeat}",
+                             count_node, hint="raise the limit with --max-layers if this is really meant")
+        if label:
+            scope = self._open(scope, "group", "group", node, label)
+        rep = self._open(scope, "repeat", "repeat", node, None, count=count, index=index)
+        for i in range(count):
+            it = self._open(rep, "iteration", "iteration", node, None, index=i)
+            inner = Env({index: i}, env) if index else env
+            cursor = self.elab(body, inner, cursor, it, None)
+        return cursor
+
+    # ---- names and calls
+    def _elab_Name(self, node, env, cursor, scope, label):
+        return self._call(node, node.id, [], env, cursor, scope, label)
+
+    def _elab_Call(self, node, env, cursor, scope, label):
+        if not isinstance(node.func, ast.Name):
+            raise self.error("E310", "only layers and blocks can be called here", node.func)
+        return self._call(node, node.func.id, node.args, env, cursor, scope, label)
+
+    def _call(self, node, name, args, env, cursor, scope, label):
+        target = self._resolve(node, name, env)
+        if isinstance(target, Closure):
+            if args:
+                raise self.error("E303", f"`{name}` is already a layer chain; it takes no arguments", node)
+            return self.elab(target.node, target.env, cursor, scope, label)
+        if isinstance(target, BlockRef):
+            return self._block(node, target, args, env, cursor, scope, label)
+        layer_cls = REGISTRY[target.name]
+        if layer_cls.many_inputs:
+            return self._merge(node, layer_cls, args, env, cursor, scope, label)
+        return self._layer(node, layer_cls, args, env, cursor, scope, label)
+
+    def _resolve(self, node, name, env):
+        try:
+            value = env.lookup(name)
+        except KeyError:
+            value = self.blocks.get(name) or (LayerRef(lookup(name).name) if lookup(name) else None)
+        if isinstance(value, (BlockRef, LayerRef, Closure)):
+            return value
+        if value is not None:
+            raise self.error("E310", f"`{name}` is {type_name(value)} ({show(value)}), not a layer", node)
+        raise self.error("E201", f"unknown layer or block `{name}`", node,
+                         hint=did_you_mean(name, set(REGISTRY) | set(self.blocks)))
+
+    def _layer(self, node, layer_cls, args, env, cursor, scope, label):
+        layer = self._bind(node, layer_cls, args, env, cursor)
+        if layer_cls.name == "input":
+            if cursor is not None:
+                raise self.error("E405", "`input` can only start the network", node,
+                                 hint="a network has one input, its first element")
+            return self._add(layer, [], node, scope, label or "input")
+        if cursor is None:
+            raise self.error("E404", f"`{layer_cls.name}` comes before any input", node,
+                             hint="start the network with `input(C, H, W)`")
+        if layer_cls.name == "fc" and len(self.nodes[cursor].shape) > 1:
+            # The literature's FC flattens a C×H×W input; make that step visible.
+            cursor = self._add(Flatten(Flatten.Args()), [cursor], node, scope, None, implicit=True)
+        return self._add(layer, [cursor], node, scope, label)
+
+    def _bind(self, node, layer_cls, args, env, cursor):
+        positional, keywords = [], {}
+        for arg in args:
+            if arg.label:
+                raise self.error("E302", f"`{layer_cls.name}` takes no labelled branches", arg,
+                                 hint="labels name branches of add/concat/mul")
+            value = self.eval(arg.value, env, cursor)
+            if isinstance(value, (Closure, BlockRef, LayerRef)):
+                raise self.error("E311", f"argument of `{layer_cls.name}` is {type_name(value)}, not a value",
+                                 arg.value)
+            if arg.name:
+                keywords[arg.name] = value
+            else:
+                positional.append(value)
+        if layer_cls.name == "input" and self.input_shape is not None:
+            positional, keywords = list(self.input_shape), {}
+        key = (layer_cls, _freeze(positional), _freeze(sorted(keywords.items())))
+        layer = self._bound.get(key)
+        if layer is None:
+            try:
+                layer = self._bound[key] = layer_cls.bind(positional, keywords)
+            except ArgError as e:
+                at = next((a for a in args if a.name == e.arg), node) if e.arg else node
+                raise self.error(e.code, e.message, at, hint=e.hint) from None
+        return layer
+
+    def _add(self, layer, inputs, node, scope, label, implicit=False, branch_labels=None) -> int:
+        if len(self.nodes) >= self.limits.max_layers:
+            raise self.error("E602", f"the network has more than {self.limits.max_layers} layers", node,
+                             hint="raise the limit with --max-layers (API: max_layers=) if this is really meant")
+        in_shapes = [self.nodes[i].shape for i in inputs]
+        try:
+            shape = layer.output_shape(in_shapes)
+        except ShapeError as e:
+            detail = e.detail
+            if e.code == "E401":
+                names = branch_labels or [f"branch{i + 1}" for i in range(len(in_shapes))]
+                detail = "   ".join(f"{n}: {fmt_shape(s)}" for n, s in zip(names, in_shapes))
+            else:
+                detail = detail or f"input: {fmt_shape(in_shapes[0])}" if in_shapes else detail
+            raise ArchError(e.code, e.message, node.span, hint=e.hint, detail=detail, trace=list(self.stack)) from None
+        index = len(self.nodes)
+        lnode = LayerNode(index, layer, scope, inputs, in_shapes, shape, node.span, tuple(self.stack),
+                          label=label, implicit=implicit)
+        self.nodes.append(lnode)
+        self.graph.add_node(index, node=lnode)
+        for i in inputs:
+            self.graph.add_edge(i, index)
+        scope.add(lnode)
+        return index
+
+    def _merge(self, node, layer_cls, args, env, cursor, scope, label):
+        if cursor is None:
+            raise self.error("E404", f"`{layer_cls.name}` comes before any input", node)
+        if not args:
+            raise self.error("E304", f"`{layer_cls.name}` needs branches", node,
+                             hint=f"write `{layer_cls.name}(main: conv(64) -> bn, skip: identity)`")
+        if label:
+            scope = self._open(scope, "group", "group", node, label)
+        ends, names = [], []
+        for i, arg in enumerate(args):
+            if arg.name:
+                raise self.error("E302", f"`{layer_cls.name}` takes branches, not `{arg.name} = ...`", arg,
+                                 hint=f"label a branch with `{arg.name}: ...`")
+            branch = self._open(scope, "branch", "branch", arg, arg.label)
+            ends.append(self.elab(arg.value, env, cursor, branch, None))
+            names.append(arg.label or f"branch{i + 1}")
+        layer = layer_cls(layer_cls.Args())
+        return self._add(layer, ends, node, scope, None, branch_labels=names)
+
+    def _block(self, node, ref: BlockRef, args, env, cursor, scope, label):
+        defn = ref.defn
+        if any(f.block == defn.name for f in self.stack):
+            raise self.error("E603", f"block `{defn.name}` calls itself", node,
+                             hint="blocks cannot be recursive; use a repeat `[...] * n`")
+        if len(self.stack) >= self.limits.max_depth:
+            raise self.error("E604", f"block calls nested more than {self.limits.max_depth} deep", node)
+        local = Env(self._bind_block(node, defn, args, env, cursor, ref.globals), ref.globals)
+        self.stack.append(Frame(f"in block `{defn.name}`", node.span, block=defn.name))
+        try:
+            for let in defn.lets:
+                local.vars[let.name] = self.eval(let.value, local, cursor)
+            inner = self._open(scope, "block", defn.name, node, label, call=_call_text(defn, local))
+            return self.elab(defn.body, local, cursor, inner, None)
+        finally:
+            self.stack.pop()
+
+    def _bind_block(self, node, defn, args, env, cursor, globals_):
+        names = [p.name for p in defn.params]
+        values: dict = {}
+        positional = [a for a in args if not a.name]
+        if len(positional) > len(names):
+            raise self.error("E303", f"block `{defn.name}` takes {len(names)} argument"
+                             f"{'s' * (len(names) != 1)}, got {len(positional)}", node,
+                             hint=f"`{defn.name}({', '.join(names)})`")
+        next_positional = iter(names)
+        for arg in args:
+            if arg.label:
+                raise self.error("E302", f"block `{defn.name}` takes no labelled branches", arg)
+            if arg.name and arg.name not in names:
+                raise self.error("E302", f"block `{defn.name}` has no parameter `{arg.name}`", arg,
+                                 hint=did_you_mean(arg.name, names, "its parameters are"))
+            key = arg.name or next(next_positional)
+            if key in values:
+                raise self.error("E305", f"parameter `{key}` of block `{defn.name}` given twice", arg)
+            values[key] = self.eval(arg.value, env, cursor)
+        for param in defn.params:
+            if param.name not in values:
+                if param.default is None:
+                    raise self.error("E304", f"block `{defn.name}` needs its parameter `{param.name}`", node,
+                                     hint=f"`{defn.name}({', '.join(names)})`")
+                values[param.name] = self.eval(param.default, Env(dict(values), globals_), cursor)
+        return values
+
+    def _open(self, parent: Scope, kind, stem, node, label, **info) -> Scope:
+        scope = Scope(kind, stem, node.span, label=label, parent=parent, info=info)
+        parent.add(scope)
+        return scope
+
+
+def _freeze(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return (type(value), value) if isinstance(value, (bool, int, float)) else value
+
+
+def _call_text(defn, env: Env) -> str:
+    shown = []
+    for p in defn.params:
+        value = env.vars.get(p.name)
+        shown.append(show(value) if not isinstance(value, (BlockRef, LayerRef)) else
+                     (value.defn.name if isinstance(value, BlockRef) else value.name))
+    return f"{defn.name}({', '.join(shown)})"

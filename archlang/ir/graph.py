@@ -1,0 +1,120 @@
+"""The elaborated graph: layer nodes in a networkx DiGraph, and the scope tree
+(blocks, groups, branches, repeats) that gives them their names.
+
+Names follow one rule in every scope: a label used once is the name; a label
+used more than once (inside a repeat) is numbered (`stage1`, `stage2`); an
+unlabelled layer or block is named by its type and a counter from 1 (`conv1`,
+`bn1`, `basic3`). Repeats and plain groups are transparent: their contents
+are named in the enclosing scope, so `[conv -> relu] * 3` gives conv1..conv3.
+These names are the PyTorch module names and the diagram's box titles.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from archlang.errors import Frame, Span
+from archlang.layers.base import Layer, Shape
+
+
+@dataclass(eq=False)
+class Scope:
+    kind: str  # network | block | group | branch | repeat | iteration
+    stem: str  # for generated names: the block name, "group", "branch"
+    span: Span
+    label: str | None = None
+    parent: "Scope | None" = None
+    children: list = field(default_factory=list)  # Scope | LayerNode, in order
+    info: dict = field(default_factory=dict)  # block: call text; repeat: count, index
+    name: str | None = None
+    path: str = ""
+
+    @property
+    def transparent(self) -> bool:
+        return self.kind in ("repeat", "iteration") or (self.kind == "group" and self.label is None)
+
+    def add(self, child) -> None:
+        self.children.append(child)
+
+    def layers(self):
+        """Every layer node below this scope, in order."""
+        for child in self.children:
+            if isinstance(child, Scope):
+                yield from child.layers()
+            else:
+                yield child
+
+    def __repr__(self) -> str:
+        return f"Scope({self.kind}, {self.path or self.stem!r})"
+
+
+@dataclass(eq=False)
+class LayerNode:
+    id: int
+    layer: Layer
+    scope: Scope
+    inputs: list[int]
+    in_shapes: list[Shape]
+    shape: Shape
+    span: Span
+    trace: tuple[Frame, ...] = ()
+    label: str | None = None
+    implicit: bool = False  # inserted by elaboration (the flatten before an fc)
+    name: str = ""
+    path: str = ""
+    stats: dict = field(default_factory=dict)  # filled by the analysis passes
+
+    @property
+    def type(self) -> str:
+        return self.layer.name
+
+    @property
+    def stem(self) -> str:
+        return self.layer.name
+
+
+def _nameables(scope: Scope):
+    """Children that take a name in `scope`, looking through transparent scopes."""
+    for child in scope.children:
+        if isinstance(child, Scope) and child.transparent:
+            yield from _nameables(child)
+        elif isinstance(child, Scope) and not any(True for _ in child.layers()):
+            continue  # an empty branch (identity) has no module
+        else:
+            yield child
+
+
+def assign_names(scope: Scope, prefix: str = "") -> None:
+    """Name every scope and layer below `scope`, top-down."""
+    items = list(_nameables(scope))
+    label_count = Counter(item.label for item in items if item.label)
+    taken = {label for label, n in label_count.items() if n == 1}
+    seen: Counter = Counter()
+    stem_count: Counter = Counter()
+    for item in items:
+        if item.label and label_count[item.label] == 1:
+            name = item.label
+        elif item.label:
+            seen[item.label] += 1
+            name = f"{item.label}{seen[item.label]}"
+        else:
+            while True:
+                stem_count[item.stem] += 1
+                name = f"{item.stem}{stem_count[item.stem]}"
+                if name not in taken:
+                    break
+        taken.add(name)
+        item.name = name
+        item.path = f"{prefix}{name}"
+        if isinstance(item, Scope):
+            assign_names(item, item.path + ".")
+    _name_transparent(scope, prefix.rstrip("."))
+
+
+def _name_transparent(scope: Scope, path: str) -> None:
+    # Repeats and plain groups carry the path of the scope their contents live in.
+    for child in scope.children:
+        if isinstance(child, Scope) and child.transparent:
+            child.path = path
+            _name_transparent(child, path)

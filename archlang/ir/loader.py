@@ -1,0 +1,152 @@
+"""Files and imports: a spec file and everything it imports become a Program,
+one namespace of blocks and networks.
+
+Imports are relative to the importing file, load `.arch` files only, are read
+once each, and a cycle is an error that names the chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archlang.errors import ArchError, SourceMap, Span
+from archlang.ir.values import BlockRef, Env
+from archlang.syntax import ast
+from archlang.syntax.parser import parse
+
+
+@dataclass
+class Program:
+    file: str
+    sources: SourceMap
+    globals: Env
+    blocks: dict[str, BlockRef] = field(default_factory=dict)
+    networks: dict[str, ast.Node] = field(default_factory=dict)  # NetworkDef | NetworkAlias
+    own_networks: list[str] = field(default_factory=list)  # defined in the entry file, in order
+    switches: set[str] = field(default_factory=set)
+
+
+def read_source(path: Path, span: Span | None = None) -> str:
+    where = span or Span(str(path), 1, 1, 1, 1)
+    if not path.exists():
+        raise ArchError("E501", f"file not found: {path}", span, hint="check the path; imports are relative "
+                        "to the importing file" if span else None)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ArchError("E502", f"cannot read {path}: {e.strerror or e}", span) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ArchError("E106", f"{path} is not UTF-8 text (byte 0x{data[e.start]:02x})",
+                        Span(str(path), line, col, line, col + 1) if span is None else where,
+                        hint="save the file as UTF-8") from None
+    return text.removeprefix("\ufeff")
+
+
+def load_program(source: str | Path, file: str | None = None) -> Program:
+    """`source` is a path, or spec text when `file` names it (e.g. "<string>")."""
+    sources = SourceMap()
+    if file is None:
+        path = Path(source)
+        text = read_source(path)
+        file, base = str(path), path.resolve().parent
+    else:
+        text, base = str(source), Path.cwd()
+    program = Program(file, sources, Env({}))
+    _load_file(program, text, file, base, stack=[], own=True, seen=set())
+    return program
+
+
+def _load_file(program: Program, text: str, file: str, base: Path, stack: list, own: bool, seen: set) -> None:
+    program.sources[file] = text
+    module = parse(text, file)
+    for item in module.items:
+        if isinstance(item, ast.Import):
+            _import(program, item, base, stack + [file], seen)
+    for item in module.items:
+        if isinstance(item, ast.BlockDef):
+            _define(program, item.name, item)
+            program.blocks[item.name] = BlockRef(item, program.globals)
+            program.globals.vars[item.name] = program.blocks[item.name]
+        elif isinstance(item, (ast.NetworkDef, ast.NetworkAlias)):
+            _define(program, item.name, item)
+            program.networks[item.name] = item
+            if own:
+                program.own_networks.append(item.name)
+        if not isinstance(item, ast.Import):
+            program.switches |= set(switch_names(item))
+
+
+def _import(program: Program, item: ast.Import, base: Path, stack: list, seen: set) -> None:
+    if not item.path.endswith(".arch"):
+        raise ArchError("E504", f"can only import .arch files, not `{item.path}`", item.span,
+                        hint='write `import "other.arch"`')
+    path = (base / item.path).resolve()
+    name = str(path)
+    if name in stack or any(Path(s).resolve() == path for s in stack if not s.startswith("<")):
+        chain = " -> ".join(Path(s).name for s in stack + [name])
+        raise ArchError("E503", f"import cycle: {chain}", item.span, hint="move the shared blocks into a third file")
+    if name in seen:
+        return
+    seen.add(name)
+    text = read_source(path, item.span)
+    rel = _display(path)
+    _load_file(program, text, rel, path.parent, stack, own=False, seen=seen)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _define(program: Program, name: str, item) -> None:
+    old = program.blocks.get(name)
+    old_span = old.defn.span if old else getattr(program.networks.get(name), "span", None)
+    if old_span is not None:
+        raise ArchError("E203", f"`{name}` is defined twice", item.span,
+                        hint=f"the first definition is at {old_span}; rename one of them")
+
+
+def switch_names(node) -> list[str]:
+    """Names of the `X?` switches in a definition: labels, else the element's name."""
+    found: list[str] = []
+
+    def walk(n, label=None):
+        if isinstance(n, ast.Labelled):
+            return walk(n.item, n.label)
+        if isinstance(n, ast.Arg) and n.label:
+            return walk(n.value, n.label)
+        if isinstance(n, ast.Switch):
+            name = label or element_name(n.item)
+            if name:
+                found.append(name)
+        if isinstance(n, ast.Node):
+            for value in n.__dict__.values():
+                walk_any(value)
+
+    def walk_any(value):
+        if isinstance(value, ast.Node):
+            walk(value)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk_any(v)
+
+    walk(node)
+    return found
+
+
+def element_name(node) -> str | None:
+    """The name a bare `X?` switch takes: the layer (lower case) or block called."""
+    from archlang.layers import lookup
+
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Name):
+        return node.id.lower() if lookup(node.id) else node.id
+    return None

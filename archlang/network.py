@@ -1,0 +1,155 @@
+"""`archlang.load`: text -> AST -> graph -> analysed graph, as one object.
+
+>>> import archlang
+>>> net = archlang.load("specs/lenet5.arch")
+>>> net.params, net.macs, net.output_shape
+(61706, 416520, (10,))
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from archlang.analysis.passes import analyse
+from archlang.errors import ArchError, SourceMap
+from archlang.ir.build import build
+from archlang.ir.elaborate import Limits
+from archlang.ir.loader import load_program
+
+
+class Network:
+    """An elaborated, analysed network. Backends (torch, diagrams) start from here."""
+
+    def __init__(self, program, net_def, settings, switches, elab, root, output):
+        self.program = program
+        self.name: str = net_def.name
+        self.settings: dict = settings  # the network's parameters, resolved
+        self.switches: dict = switches
+        self.graph = elab.graph  # networkx DiGraph; node attribute "node" is a LayerNode
+        self.nodes = elab.nodes  # every node in elaboration (topological) order; nodes[0] is the input
+        self.root = root  # the scope tree: blocks, groups, branches, repeats
+        self.output = output  # id of the output node
+        self.sources: SourceMap = program.sources
+        self.file: str = program.file
+        self.span = net_def.span
+
+    # ---- the figures users ask for
+    @property
+    def layers(self):
+        """Every layer after the input, in order."""
+        return self.nodes[1:]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.nodes[0].shape
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.nodes[self.output].shape
+
+    @property
+    def params(self) -> int:
+        return sum(n.stats["params"] for n in self.nodes)
+
+    trainable_params = params  # every parameter archlang creates is trainable
+
+    @property
+    def buffers(self) -> int:
+        return sum(n.stats["buffers"] for n in self.nodes)
+
+    @property
+    def macs(self) -> int:
+        return sum(n.stats["macs"] for n in self.nodes)
+
+    @property
+    def activation_bytes(self) -> int:
+        return sum(n.stats["memory"] for n in self.nodes)
+
+    @property
+    def receptive_field(self) -> tuple[int, int]:
+        return self.nodes[self.output].stats["rf"]
+
+    def summary(self) -> str:
+        from archlang.analysis.summary import summary_table
+
+        return summary_table(self)
+
+    def to_dict(self) -> dict:
+        from archlang.analysis.summary import summary_dict
+
+        return summary_dict(self)
+
+    def error_at_output(self, message: str, hint: str | None = None) -> ArchError:
+        """An error that points at the last layer's line (e.g. its output does not fit the data)."""
+        node = self.nodes[self.output]
+        return ArchError("E402", message, node.span, hint=hint, trace=list(node.trace), sources=self.sources)
+
+    # ---- backends, imported only when used
+    def to_torch(self, *, device=None, dtype=None, max_params: float = 4e9):
+        from archlang.backends.torch_module import build_module
+
+        return build_module(self, device=device, dtype=dtype, max_params=max_params)
+
+    def render(self, **options):
+        from archlang.backends.diagram import render
+
+        return render(self, **options)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return self.render()._repr_mimebundle_(include, exclude)
+
+    def __repr__(self) -> str:
+        return (f"<Network {self.name}: {len(self.layers)} layers, {self.params:,} params, {self.macs:,} MACs, "
+                f"{_shape(self.input_shape)} -> {_shape(self.output_shape)}>")
+
+
+def _shape(shape) -> str:
+    return "×".join(map(str, shape))
+
+
+def _is_path(source) -> bool:
+    if isinstance(source, Path):
+        return True
+    return "\n" not in source and (source.endswith(".arch") or Path(source).is_file())
+
+
+def load(source: str | Path, *, network: str | None = None, input_shape=None, max_layers: int = 1_000_000,
+         overrides: dict | None = None, **params) -> Network:
+    """Load a spec from a path or from spec text; `params` override the network's parameters.
+
+    Raises ArchError (with `.format()` giving the compiler-style message).
+    """
+    values = {**(overrides or {}), **params}
+    limits = Limits(max_layers=max_layers)
+    program = None
+    try:
+        program = load_program(source) if _is_path(source) else load_program(source, "<string>")
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, 20_000))  # deep block nesting is bounded by Limits.max_depth
+        try:
+            parts = build(program, network, values, _input_shape(input_shape), limits)
+        finally:
+            sys.setrecursionlimit(old)
+    except ArchError as e:
+        e.sources = program.sources if program else SourceMap()
+        raise
+    except RecursionError:
+        raise ArchError("E604", "the spec nests too deeply to elaborate", None,
+                        sources=program.sources if program else None) from None
+    net = Network(program, *parts)
+    analyse(net.nodes)
+    return net
+
+
+def _input_shape(value):
+    if value is None or isinstance(value, (tuple, list)):
+        return tuple(value) if value is not None else None
+    try:
+        dims = tuple(int(d) for d in str(value).lower().replace("×", "x").split("x"))
+    except ValueError:
+        dims = ()
+    if len(dims) not in (1, 3) or min(dims) <= 0:
+        raise ArchError("E309", f"input shape {value!r} is not C×H×W or N", None,
+                        hint="write it like 3x224x224 (channels x height x width)")
+    return dims

@@ -1,0 +1,156 @@
+"""Run-directory files: atomic writes, checkpoints, RNG states, space checks.
+
+Everything in a checkpoint is a tensor or a plain Python value, so it loads
+with ``torch.load(..., weights_only=True)`` and loading one never runs code.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import TrainError
+
+FORMAT = "archlang-train/1"
+CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
+METRICS = "metrics.jsonl"
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    """Write via a temp file in the same directory, fsync, then rename over.
+
+    A reader (or a crash) sees the old file or the new one, never half of one.
+    """
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename itself is durable only once the directory entry is synced.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a directory; the data is synced
+    finally:
+        os.close(fd)
+
+
+def save(obj: dict, path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+def write_json(path: Path, obj) -> None:
+    write_atomic(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode())
+
+
+def load(path: str | Path, map_location="cpu") -> dict:
+    """Load a checkpoint written by training, safely (weights_only=True)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / BEST if (path / BEST).is_file() else path / CHECKPOINT
+    if not path.is_file():
+        raise TrainError(f"checkpoint {path} does not exist",
+                         f"pass a run directory or its {BEST} / {CHECKPOINT}")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise TrainError(f"cannot load checkpoint {path}: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        raise TrainError(f"{path} is not an archlang training checkpoint")
+    obj["path"] = str(path)
+    return obj
+
+
+# ---------------------------------------------------------------- RNG states
+
+def rng_state() -> dict:
+    """The global RNG states of python, numpy and torch as tensors/plain values."""
+    version, words, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": {"version": version, "state": torch.tensor(words, dtype=torch.int64),
+                   "gauss": gauss},
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(w) for w in py["state"]), py["gauss"]))
+    npy = state["numpy"]
+    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"],
+                         npy["has_gauss"], npy["cached"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ---------------------------------------------------------------- run directory
+
+def prepare_run_dir(run_dir: Path, need_bytes: int) -> None:
+    """Create RUN_DIR and prove it is writable with room for the checkpoints."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=run_dir, prefix=".probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise TrainError(f"cannot write to run directory {run_dir}: {exc.strerror or exc}",
+                         "choose another --out") from exc
+    free = shutil.disk_usage(run_dir).free
+    if free < need_bytes:
+        raise TrainError(
+            f"not enough free space for {run_dir}: the checkpoints need about "
+            f"{_mib(need_bytes)}, the disk has {_mib(free)} free",
+            "free some space or choose another --out")
+
+
+def space_needed(model: torch.nn.Module, optimizer_slots: int) -> int:
+    """Bytes the run will need at peak: checkpoint + its temp copy + best.pt + margin."""
+    tensors = list(model.parameters()) + list(model.buffers())
+    model_bytes = sum(t.numel() * t.element_size() for t in tensors)
+    checkpoint = model_bytes * (1 + optimizer_slots)
+    return 2 * checkpoint + 2 * model_bytes + (4 << 20)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+def append_metrics(path: Path, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def rewrite_metrics(path: Path, history: list[dict]) -> None:
+    write_atomic(path, "".join(json.dumps(r) + "\n" for r in history).encode())

@@ -1,0 +1,41 @@
+"""curves.png: loss and accuracy per epoch.
+
+Uses matplotlib's Figure and Agg canvas directly rather than pyplot, so
+drawing never switches the backend of a user's interactive session and
+needs no display.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from .checkpoint import write_atomic
+
+
+def draw_curves(history: list[dict], path: Path, title: str) -> bool:
+    """Draw the curves atomically; False when matplotlib is not installed."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return False
+    epochs = [r["epoch"] for r in history]
+    figure = Figure(figsize=(10, 4), dpi=100)
+    FigureCanvasAgg(figure)
+    loss_ax, acc_ax = figure.subplots(1, 2)
+    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+        loss_ax.plot(epochs, [r[key] for r in history], marker="o", label=label)
+    for key, label in (("train_acc", "train"), ("val_acc", "validation")):
+        acc_ax.plot(epochs, [100 * r[key] for r in history], marker="o", label=label)
+    loss_ax.set(title="loss", xlabel="epoch", ylabel="cross-entropy")
+    acc_ax.set(title="accuracy", xlabel="epoch", ylabel="%")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    figure.suptitle(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    write_atomic(path, buffer.getvalue())
+    return True
