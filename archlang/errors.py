@@ -157,6 +157,14 @@ def _snippet(span: Span, sources: SourceMap) -> list[str]:
     ]
 
 
+def _frames(frames: list[Frame], sources: SourceMap) -> list[str]:
+    out = []
+    for frame in frames:
+        out.append(f"  {frame.span}: {frame.what}")
+        out += ["  " + line for line in _snippet(frame.span, sources)]
+    return out
+
+
 def format_error(err: ArchError, sources: SourceMap) -> str:
     where = f"{err.span}: " if err.span else ""
     out = [f"{where}error[{err.code}]: {err.message}"]
@@ -166,9 +174,12 @@ def format_error(err: ArchError, sources: SourceMap) -> str:
         out += _snippet(err.span, sources)
     if err.trace:
         out.append("note: reached through these block calls (innermost last):")
-        for frame in err.trace:
-            out.append(f"  {frame.span}: {frame.what}")
-            out += ["  " + line for line in _snippet(frame.span, sources)]
+        frames = err.trace
+        if len(frames) > 8:  # like a traceback of deep recursion: the ends tell the story
+            out += _frames(frames[:3], sources)
+            out.append(f"  ... {len(frames) - 6} more block calls ...")
+            frames = frames[-3:]
+        out += _frames(frames, sources)
     if err.hint:
         out.append(f"hint: {err.hint}")
     return "\n".join(out)

@@ -46,8 +46,12 @@ def pick_network(program: Program, name: str | None) -> tuple[ast.NetworkDef, di
 def coerce(name: str, value, default, span: Span | None):
     """Check an override against the parameter's default type; parse text from the command line."""
     if isinstance(value, str) and not isinstance(default, str):
-        node = parse_value(value, f"--set {name}")
-        value = Elaborator({}, {}, Limits()).eval(node, Env({}), None)
+        text = value
+        try:
+            value = Elaborator({}, {}, Limits()).eval(parse_value(text, f"--set {name}"), Env({}), None)
+        except ArchError:
+            raise ArchError("E309", f"--set {name}={text}: not a value; {name} is {type_name(default)}", None,
+                            hint=f"e.g. --set {name}={show(default)}") from None
     if default is None:
         return value
     ok = (type(value) is type(default) or

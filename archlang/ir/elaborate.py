@@ -20,8 +20,9 @@ from archlang.syntax import ast
 
 
 class Limits:
-    def __init__(self, max_layers: int = 1_000_000, max_repeat: int = 1_000_000, max_depth: int = 64):
-        self.max_layers, self.max_repeat, self.max_depth = max_layers, max_repeat, max_depth
+    def __init__(self, max_layers: int = 1_000_000, max_depth: int = 64):
+        # A repeat can never need more iterations than the network may have layers.
+        self.max_layers, self.max_repeat, self.max_depth = max_layers, max_layers, max_depth
 
 
 class Elaborator(Evaluator):
@@ -249,7 +250,7 @@ class Elaborator(Evaluator):
         if len(self.stack) >= self.limits.max_depth:
             raise self.error("E604", f"block calls nested more than {self.limits.max_depth} deep", node)
         local = Env(self._bind_block(node, defn, args, env, cursor, ref.globals), ref.globals)
-        self.stack.append(Frame(f"in block `{defn.name}`", node.span, block=defn.name))
+        self.stack.append(Frame(f"call of block `{defn.name}`", node.span, block=defn.name))
         try:
             for let in defn.lets:
                 local.vars[let.name] = self.eval(let.value, local, cursor)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from archlang.errors import Frame, Span
+from archlang.errors import ArchError, Frame, Span
 from archlang.layers.base import Layer, Shape
 
 
@@ -88,6 +88,7 @@ def _nameables(scope: Scope):
 def assign_names(scope: Scope, prefix: str = "") -> None:
     """Name every scope and layer below `scope`, top-down."""
     items = list(_nameables(scope))
+    _check_labels(items)
     label_count = Counter(item.label for item in items if item.label)
     taken = {label for label, n in label_count.items() if n == 1}
     seen: Counter = Counter()
@@ -110,6 +111,16 @@ def assign_names(scope: Scope, prefix: str = "") -> None:
         if isinstance(item, Scope):
             assign_names(item, item.path + ".")
     _name_transparent(scope, prefix.rstrip("."))
+
+
+def _check_labels(items) -> None:
+    # One label may name many things only when a repeat wrote it once.
+    first: dict = {}
+    for item in items:
+        if item.label and first.setdefault(item.label, item).span != item.span:
+            raise ArchError("E207", f"label `{item.label}` is used twice in one scope", item.span,
+                            hint=f"the first `{item.label}` is at {first[item.label].span}; labels name "
+                                 "modules, so they must be unique where they meet")
 
 
 def _name_transparent(scope: Scope, path: str) -> None:

@@ -29,19 +29,20 @@ class Program:
 
 def read_source(path: Path, span: Span | None = None) -> str:
     where = span or Span(str(path), 1, 1, 1, 1)
+    shown = _display(path)
     if not path.exists():
-        raise ArchError("E501", f"file not found: {path}", span, hint="check the path; imports are relative "
+        raise ArchError("E501", f"file not found: {shown}", span, hint="check the path; imports are relative "
                         "to the importing file" if span else None)
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise ArchError("E502", f"cannot read {path}: {e.strerror or e}", span) from None
+        raise ArchError("E502", f"cannot read {shown}: {e.strerror or e}", span) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise ArchError("E106", f"{path} is not UTF-8 text (byte 0x{data[e.start]:02x})",
+        raise ArchError("E106", f"{shown} is not UTF-8 text (byte 0x{data[e.start]:02x})",
                         Span(str(path), line, col, line, col + 1) if span is None else where,
                         hint="save the file as UTF-8") from None
     return text.removeprefix("\ufeff")

@@ -126,18 +126,34 @@ def fmt_value(value: Any) -> str:
 
 
 def _arg_error(cls: type[Layer], e: ValidationError) -> ArgError:
-    err = e.errors()[0]
-    rule = err["msg"].replace("Value error, ", "").replace("Input should be", "it should be")
+    errors = e.errors()
+    err = errors[0]
     if not err["loc"]:  # a rule across arguments (a model validator)
-        return ArgError("E301", f"invalid arguments to `{cls.name}`: {rule}")
+        return ArgError("E301", f"invalid arguments to `{cls.name}`: {_rule(err)}")
     loc = str(err["loc"][0])
-    value = err.get("input")
     if err["type"] == "missing":
         required = [k for k, f in cls.Args.model_fields.items() if f.is_required()]
         return ArgError("E304", f"`{cls.name}` needs its argument `{loc}`", arg=loc,
                         hint=f"write `{cls.name}({', '.join(required)})`")
+    value = err.get("input")
+    # A union (e.g. a number or "same") reports one error per member: keep the
+    # one that speaks of the value's own kind, and list the accepted forms.
+    same_field = [x for x in errors if x["loc"] and str(x["loc"][0]) == loc]
+    kinds = {"str": ("literal_error", "string_type"), "int": ("greater_than", "greater_than_equal", "less_than",
+                                                              "less_than_equal")}
+    preferred = kinds.get(type(value).__name__, ())
+    err = next((x for x in same_field if x["type"] in preferred), err)
     shown = fmt_value(value) if isinstance(value, (int, float, str, bool, tuple)) else type(value).__name__
-    return ArgError("E301", f"argument `{loc}` of `{cls.name}` is {shown}: {rule}", arg=loc)
+    hint = None
+    if len(same_field) > 1:
+        forms = (_rule(x).removeprefix("it should be ").replace("a valid tuple", "a list [h, w]")
+                 .replace("a valid ", "") for x in same_field)
+        hint = "accepted: " + ", or ".join(dict.fromkeys(forms))
+    return ArgError("E301", f"argument `{loc}` of `{cls.name}` is {shown}: {_rule(err)}", arg=loc, hint=hint)
+
+
+def _rule(err) -> str:
+    return err["msg"].replace("Value error, ", "").replace("Input should be", "it should be")
 
 
 def register(cls: type[Layer]) -> type[Layer]:

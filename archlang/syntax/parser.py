@@ -249,8 +249,9 @@ def _describe(tok: Token) -> str:
 
 
 def _expected(names) -> str:
-    words = sorted({_READABLE.get(n, f"`{n.lower()}`") for n in names if not n.startswith("__")})
-    return ", ".join(words[:8])
+    # Words ("a name", "a number") first, then punctuation and keywords.
+    words = {_READABLE.get(n, f"`{n.lower()}`") for n in names if not n.startswith("__")}
+    return ", ".join(sorted(words, key=lambda w: (w.startswith("`"), w))[:8])
 
 
 def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:

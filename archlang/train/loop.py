@@ -1,0 +1,366 @@
+"""``train()``: set a run up, resume it if asked, and run its epochs."""
+from __future__ import annotations
+
+import math
+import os
+import random
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import checkpoint as ckpt
+from . import distributed
+from .config import ModelSource, TrainConfig, TrainError
+from .data import EpochBatchSampler, PreparedData, augment, derived_seed, loader, prepare
+from .distributed import DistInfo
+from .evaluation import EVAL_BATCH, autocast, check_built_output, check_fit, to_device, validate
+from .plot import draw_curves
+from .progress import Reporter
+
+# Settings that must match to continue a run; --epochs may grow.
+RESUME_KEYS = ("data", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "l1",
+               "scheduler", "augment", "seed")
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_val_acc: float
+    best_epoch: int
+    history: list[dict]
+
+
+@dataclass
+class Run:
+    """Everything the epochs need, built once by ``_setup``."""
+
+    cfg: TrainConfig
+    source: ModelSource
+    info: DistInfo
+    device: torch.device
+    reporter: Reporter
+    data: PreparedData
+    run_dir: Path
+    raw_model: torch.nn.Module
+    model: torch.nn.Module = None
+    optimizer: torch.optim.Optimizer = None
+    scheduler: object = None
+    scaler: torch.amp.GradScaler = None
+    history: list[dict] = field(default_factory=list)
+    best_acc: float = -1.0
+    best_epoch: int = 0
+    start_epoch: int = 1
+
+
+def train(source: ModelSource, config: TrainConfig) -> TrainResult:
+    """Train ``source``'s network as ``config`` says; rank 0 writes RUN_DIR.
+
+    Raises :class:`TrainError` for bad settings, data, RUN_DIR, or a loss
+    that stops being finite. Under torchrun, every rank calls this.
+    """
+    cfg = config.resolved()
+    info = distributed.detect()
+    device = distributed.select_device(cfg.device, info)
+    if device.type == "cpu":
+        # Processes on one machine share its cores; oversubscribing slows all.
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.local_world))
+    with distributed.process_group(info, device):
+        run = _setup(source, cfg, info, device)
+        return _run_epochs(run)
+
+
+def default_run_dir(name: str) -> Path:
+    return Path("runs") / (re.sub(r"[^\w.-]+", "_", name).strip("._") or "network")
+
+
+# ---------------------------------------------------------------- setup
+
+def _setup(source: ModelSource, cfg: TrainConfig, info: DistInfo, device: torch.device) -> Run:
+    reporter = Reporter(enabled=info.is_main)
+    _check_settings(cfg, info, device)
+    data = prepare(cfg.data, tuple(source.input_shape))
+    check_fit(source, data.num_classes, cfg.data)
+    reporter.info(data.description)
+    _seed_everything(cfg.seed)  # the same initial weights on every rank
+    raw_model = source.build(device=device)
+    check_built_output(source, raw_model, device, data.num_classes)
+    _seed_everything(derived_seed(cfg.seed, info.rank, 2))  # per-rank dropout streams
+    run = Run(cfg, source, info, device, reporter, data,
+              Path(cfg.out) if cfg.out else default_run_dir(source.name), raw_model)
+    run.optimizer = _optimizer(cfg, raw_model)
+    run.scheduler = _scheduler(cfg, run.optimizer)
+    run.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
+    slots = 1 if cfg.optimizer == "sgd" else 2
+    error = None
+    if info.is_main:
+        try:
+            _prepare_files(run, ckpt.space_needed(raw_model, slots))
+        except TrainError as exc:
+            error = exc
+    distributed.agree(error, info)
+    if cfg.resume:
+        _resume(run)
+    run.model = _wrap(cfg, raw_model, info, device)
+    return run
+
+
+def _check_settings(cfg: TrainConfig, info: DistInfo, device: torch.device) -> None:
+    if cfg.batch_size % info.world:
+        raise TrainError(f"--batch-size {cfg.batch_size} does not divide among {info.world} "
+                         "processes", "--batch-size is global: each process takes B/P images a step")
+    if cfg.compile and device.type == "cpu" and not (
+            os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")):
+        raise TrainError("--compile on CPU needs a C++ compiler and none was found",
+                         "install g++ (or set CXX), or drop --compile")
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                               weight_decay=cfg.weight_decay)
+    kind = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+    return kind(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer):
+    """Stepped once per epoch; ``step`` divides the lr by 10 every third of the run."""
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    if cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, cfg.epochs // 3),
+                                               gamma=0.1)
+    return None
+
+
+def _prepare_files(run: Run, need_bytes: int) -> None:
+    """Rank 0: check RUN_DIR, clear an old run unless resuming, write config and spec."""
+    ckpt.prepare_run_dir(run.run_dir, need_bytes)
+    if run.cfg.resume:
+        if not (run.run_dir / ckpt.CHECKPOINT).is_file():
+            raise TrainError(f"--resume: no {ckpt.CHECKPOINT} in {run.run_dir}",
+                             "train without --resume first, or point --out at an earlier run")
+    else:
+        old = [run.run_dir / n for n in (ckpt.CHECKPOINT, ckpt.BEST, ckpt.METRICS, "curves.png")]
+        if any(p.exists() for p in old):
+            run.reporter.note(f"replacing the earlier run in {run.run_dir} (use --resume to continue it)")
+        for path in old:
+            path.unlink(missing_ok=True)
+    ckpt.write_json(run.run_dir / "config.json", _config_record(run))
+    ckpt.write_atomic(run.run_dir / "spec.arch", run.source.source_text.encode())
+
+
+def _config_record(run: Run) -> dict:
+    return {"network": run.source.name, "input_shape": list(run.source.input_shape),
+            "output_shape": list(run.source.output_shape),
+            "overrides": _plain(run.source.overrides), "settings": run.cfg.to_dict(),
+            "run_dir": str(run.run_dir), "data": run.data.info, "device": str(run.device),
+            "processes": run.info.world, "torch": torch.__version__}
+
+
+def _plain(value):
+    """Overrides as JSON-able plain values (also what weights_only can load)."""
+    import json
+
+    return json.loads(json.dumps(value or {}, default=str))
+
+
+def _wrap(cfg: TrainConfig, model: torch.nn.Module, info: DistInfo, device: torch.device):
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if info.active:
+        ids = [device.index] if device.type == "cuda" else None
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    if cfg.compile:
+        model = torch.compile(model)
+    return model
+
+
+# ---------------------------------------------------------------- resume
+
+def _resume(run: Run) -> None:
+    # CPU first: RNG states must stay CPU tensors; the optimizer moves its
+    # own state to its parameters' device when loading.
+    state = ckpt.load(run.run_dir / ckpt.CHECKPOINT, map_location="cpu")
+    _check_same_run(run, state)
+    try:
+        run.raw_model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise TrainError(f"{state['path']} does not fit network '{run.source.name}': "
+                         f"{str(exc).splitlines()[0]}", "resume with the same spec") from exc
+    run.optimizer.load_state_dict(state["optimizer"])
+    if run.scheduler is not None:
+        run.scheduler.load_state_dict(state["scheduler"])
+        _extend_schedule(run, state["config"]["epochs"])
+    run.scaler.load_state_dict(state["scaler"])
+    run.history = state["history"]
+    run.best_acc, run.best_epoch = state["best_val_acc"], state["best_epoch"]
+    run.start_epoch = state["epoch"] + 1
+    rng = state["rng"]
+    if len(rng) == run.info.world:
+        ckpt.set_rng_state(rng[run.info.rank])
+    else:
+        run.reporter.note(f"the run used {len(rng)} process(es), this one {run.info.world}: "
+                          "random streams restart from the seed")
+    if run.info.is_main:
+        ckpt.rewrite_metrics(run.run_dir / ckpt.METRICS, run.history)
+    run.reporter.info(f"resuming {run.run_dir} after epoch {state['epoch']}")
+
+
+def _check_same_run(run: Run, state: dict) -> None:
+    before = dict(state["config"], overrides=state.get("overrides"))
+    now = dict(run.cfg.to_dict(), overrides=_plain(run.source.overrides))
+    changed = [f"{key} {before.get(key)!r} → {now[key]!r}"
+               for key in (*RESUME_KEYS, "overrides") if before.get(key) != now[key]]
+    if state.get("network") != run.source.name:
+        changed.insert(0, f"network {state.get('network')!r} → {run.source.name!r}")
+    if changed:
+        raise TrainError(f"cannot resume {run.run_dir}: this command differs from its run: "
+                         + ", ".join(changed),
+                         "resume with the same settings, or start a new run with another --out")
+
+
+def _extend_schedule(run: Run, saved_epochs: int) -> None:
+    """With a changed --epochs, stretch the schedule over the new length."""
+    if saved_epochs == run.cfg.epochs:
+        return
+    run.reporter.note(f"--epochs changed {saved_epochs} → {run.cfg.epochs}; "
+                      "the learning-rate schedule now spans the new length")
+    if isinstance(run.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+        run.scheduler.T_max = run.cfg.epochs
+    elif isinstance(run.scheduler, torch.optim.lr_scheduler.StepLR):
+        run.scheduler.step_size = max(1, run.cfg.epochs // 3)
+
+
+# ---------------------------------------------------------------- epochs
+
+def _run_epochs(run: Run) -> TrainResult:
+    cfg, info = run.cfg, run.info
+    per_rank = cfg.batch_size // info.world
+    sampler = EpochBatchSampler(len(run.data.train), per_rank, seed=cfg.seed,
+                                rank=info.rank, world=info.world)
+    pin = run.device.type == "cuda"
+    train_loader = loader(run.data.train, sampler, cfg.workers, pin)
+    val_sampler = EpochBatchSampler(len(run.data.val), EVAL_BATCH, seed=None,
+                                    rank=info.rank, world=info.world)
+    val_loader = loader(run.data.val, val_sampler, cfg.workers, pin)
+    if run.start_epoch > cfg.epochs:
+        run.reporter.info(f"nothing to do: {run.run_dir} already has {run.start_epoch - 1} "
+                          f"epochs (--epochs {cfg.epochs})")
+    for epoch in range(run.start_epoch, cfg.epochs + 1):
+        sampler.set_epoch(epoch)
+        record = _epoch(run, epoch, train_loader, val_loader)
+        improved = record["val_acc"] > run.best_acc
+        if improved:
+            run.best_acc, run.best_epoch = record["val_acc"], epoch
+        run.history.append(record)
+        _save(run, epoch, improved)
+    if run.history:
+        run.reporter.info(f"best val accuracy {100 * run.best_acc:.2f}% at epoch "
+                          f"{run.best_epoch}; run saved in {run.run_dir}")
+    return TrainResult(run.run_dir, run.best_acc, run.best_epoch, run.history)
+
+
+def _epoch(run: Run, epoch: int, train_loader, val_loader) -> dict:
+    started = time.perf_counter()
+    lr = run.optimizer.param_groups[0]["lr"]
+    bar = run.reporter.bar(f"epoch {epoch}/{run.cfg.epochs}", len(train_loader))
+    try:
+        loss, acc, images = _train_pass(run, epoch, train_loader, bar)
+    except TrainError:
+        bar.abandon()
+        raise
+    train_seconds = time.perf_counter() - started
+    val_loss, confusion = validate(run.model, val_loader, run.device, run.data.num_classes,
+                                   amp=run.cfg.amp, channels_last=run.cfg.channels_last,
+                                   info=run.info)
+    val_acc = int(confusion.trace()) / max(1, int(confusion.sum()))
+    if run.scheduler is not None:
+        run.scheduler.step()
+    record = {"epoch": epoch, "train_loss": loss, "train_acc": acc, "val_loss": val_loss,
+              "val_acc": val_acc, "lr": lr, "seconds": round(time.perf_counter() - started, 3),
+              "images_per_s": round(images / max(train_seconds, 1e-9), 1)}
+    best = " *" if val_acc > run.best_acc else ""
+    bar.close(f"epoch {epoch}/{run.cfg.epochs}  train loss {loss:.4f} acc {100 * acc:.2f}%  "
+              f"val loss {val_loss:.4f} acc {100 * val_acc:.2f}%  lr {lr:.2e}  "
+              f"{record['seconds']:.1f} s  {record['images_per_s']:,.0f} img/s{best}")
+    return record
+
+
+def _train_pass(run: Run, epoch: int, train_loader, bar) -> tuple[float, float, int]:
+    """One pass over the training split; returns mean loss, accuracy, images (all ranks)."""
+    cfg, device = run.cfg, run.device
+    run.model.train()
+    generator = torch.Generator().manual_seed(derived_seed(cfg.seed, epoch, run.info.rank, 3))
+    adapter = run.data.train.adapter
+    fill = (-adapter.mean / adapter.std).flatten()  # black, normalized
+    l1_params = [p for p in run.raw_model.parameters() if p.ndim > 1] if cfg.l1 else []
+    totals = torch.zeros(3, dtype=torch.float64)
+    started = time.perf_counter()
+    for step, (x, y) in enumerate(train_loader, 1):
+        x, y = to_device(x, y, device, cfg.channels_last)
+        if cfg.augment:
+            x = augment(x, generator, fill)
+        with autocast(device, cfg.amp):
+            out = run.model(x)
+        loss = F.cross_entropy(out.float(), y)
+        total = loss + cfg.l1 * sum(p.abs().sum() for p in l1_params) if l1_params else loss
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(total).backward()
+        stats = torch.tensor([loss.item() * len(y), (out.argmax(1) == y).sum().item(), len(y),
+                              0.0 if torch.isfinite(total).item() else 1.0], dtype=torch.float64)
+        distributed.all_sum(stats, run.info)
+        if stats[3] > 0:
+            raise _nonfinite(run, epoch, step, len(train_loader), total.item())
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        totals += stats[:3]
+        loss_sum, correct, count = totals.tolist()
+        bar.update(step, loss_sum / count, correct / count,
+                   count / max(time.perf_counter() - started, 1e-9))
+    count = max(1.0, float(totals[2]))
+    return float(totals[0]) / count, float(totals[1]) / count, int(totals[2])
+
+
+def _nonfinite(run: Run, epoch: int, step: int, steps: int, value: float) -> TrainError:
+    kept = (f"the last good checkpoint (epoch {epoch - 1}) is {run.run_dir / ckpt.CHECKPOINT}"
+            if epoch > 1 else "no checkpoint was written")
+    what = f"the loss became {value}" if not math.isfinite(value) else "the loss stopped being finite"
+    return TrainError(f"{what} at epoch {epoch}, step {step} of {steps}; training stopped ({kept})",
+                      "a lower --lr usually helps; a resumed run with the same settings would diverge again")
+
+
+def _save(run: Run, epoch: int, improved: bool) -> None:
+    """Checkpoint, best model, metrics line and curves after ``epoch`` (rank 0 writes)."""
+    rng = distributed.all_gather(ckpt.rng_state(), run.info)  # a collective: every rank
+    if not run.info.is_main:
+        return
+    meta = {"format": ckpt.FORMAT, "network": run.source.name,
+            "overrides": _plain(run.source.overrides), "input_shape": list(run.source.input_shape),
+            "classes": run.data.classes,
+            "normalization": {"mean": run.data.info["mean"], "std": run.data.info["std"]}}
+    state = dict(meta, epoch=epoch, model=run.raw_model.state_dict(),
+                 optimizer=run.optimizer.state_dict(),
+                 scheduler=run.scheduler.state_dict() if run.scheduler else None,
+                 scaler=run.scaler.state_dict(), rng=rng, history=run.history,
+                 best_val_acc=run.best_acc, best_epoch=run.best_epoch, config=run.cfg.to_dict())
+    ckpt.save(state, run.run_dir / ckpt.CHECKPOINT)
+    if improved:
+        ckpt.save(dict(meta, epoch=epoch, model=run.raw_model.state_dict(),
+                       val_acc=run.best_acc), run.run_dir / ckpt.BEST)
+    ckpt.append_metrics(run.run_dir / ckpt.METRICS, run.history[-1])
+    if not draw_curves(run.history, run.run_dir / "curves.png", f"{run.source.name} on {run.cfg.data}"):
+        if epoch == run.start_epoch:
+            run.reporter.note("matplotlib is not installed: no curves.png")

@@ -1,0 +1,54 @@
+"""Error fixtures: each `tests/errors/NAME.arch` is checked with `archlang check`
+and its stderr compared, as exact text, with `NAME.txt`. A first line
+`# args: ...` adds command-line arguments. Regenerate after a reviewed change
+with `ARCHLANG_REGEN=1 pytest tests/test_errors.py`.
+"""
+
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+
+from archlang.cli import main
+from archlang.errors import CODES
+
+HERE = Path(__file__).parent / "errors"
+CASES = sorted(p for p in HERE.glob("*.arch") if p.is_file())
+# Codes raised by the PyTorch backend; tests/test_torch_backend.py covers them.
+BACKEND_CODES = {"E701", "E702"}
+
+
+def run_check(path: Path, capsys) -> tuple[int, str]:
+    first = path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
+    extra = shlex.split(first.removeprefix("# args:")) if first.startswith("# args:") else []
+    cwd = os.getcwd()
+    os.chdir(HERE)
+    try:
+        code = main(["check", "-q", path.name, *extra])
+    finally:
+        os.chdir(cwd)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_error_fixture(path, capsys):
+    code, err = run_check(path, capsys)
+    expected = path.with_suffix(".txt")
+    if os.environ.get("ARCHLANG_REGEN"):
+        expected.write_text(err, encoding="utf-8")
+    assert code == 1, err
+    assert "Traceback" not in err
+    assert err == expected.read_text(encoding="utf-8")
+
+
+def test_fixtures_cover_every_code(capsys):
+    seen = set()
+    for path in CASES:
+        _, err = run_check(path, capsys)
+        seen |= {code for code in CODES if f"error[{code}]" in err}
+    assert set(CODES) - BACKEND_CODES - seen == set()
+
+
+def test_at_least_25_distinct_mistakes():
+    assert len(CASES) >= 25
