@@ -167,6 +167,8 @@ class Elaborator(Evaluator):
         if cursor is None:
             raise self.error("E404", f"`{layer_cls.name}` comes before any input", node,
                              hint="start the network with `input(C, H, W)`")
+        if layer_cls.name == "identity":
+            return cursor  # passes its input through: an edge, not a node
         if layer_cls.name == "fc" and len(self.nodes[cursor].shape) > 1:
             # The literature's FC flattens a C×H×W input; make that step visible.
             cursor = self._add(Flatten(Flatten.Args()), [cursor], node, scope, None, implicit=True)
