@@ -35,10 +35,10 @@ def receptive_field(nodes) -> None:
             continue
         if len(n.inputs) == 1:
             rf, jump = nodes[n.inputs[0]].stats["rf"], nodes[n.inputs[0]].stats["jump"]
-        else:  # a merge sees the widest of its branches
+        else:  # a merge sees the widest of its branches, at the finest step among them
             ins = [nodes[i].stats for i in n.inputs]
             rf = tuple(max(s["rf"][a] for s in ins) for a in (0, 1))
-            jump = tuple(max(s["jump"][a] for s in ins) for a in (0, 1))
+            jump = tuple(min(s["jump"][a] for s in ins) for a in (0, 1))
         window = n.layer.window(n.in_shapes)
         if window is not None:
             kh, kw, sh, sw = window

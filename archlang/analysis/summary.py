@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from archlang.ir.values import show
+
 
 def _shape(shape) -> str:
     return "×".join(map(str, shape))
@@ -39,7 +41,7 @@ def summary_table(net) -> str:
 
     rule = "─" * len(line(header))
     out = [f"{net.name}  ({net.file})", rule, line(header), rule, *map(line, rows), rule]
-    settings = ", ".join(f"{k}={v}" for k, v in net.settings.items())
+    settings = ", ".join(f"{k}={show(v)}" for k, v in {**net.settings, **net.switches}.items())
     out += [
         f"input {_shape(net.input_shape)} -> output {_shape(net.output_shape)}" + (f"   [{settings}]" if settings else ""),
         f"params: {net.params:,} (trainable {net.trainable_params:,})   buffers: {net.buffers:,}",

@@ -146,12 +146,15 @@ class Elaborator(Evaluator):
         return self._layer(node, layer_cls, args, env, cursor, scope, label)
 
     def _resolve(self, node, name, env):
+        element = self.blocks.get(name) or (LayerRef(lookup(name).name) if lookup(name) else None)
         try:
             value = env.lookup(name)
         except KeyError:
-            value = self.blocks.get(name) or (LayerRef(lookup(name).name) if lookup(name) else None)
+            value = element
         if isinstance(value, (BlockRef, LayerRef, Closure)):
             return value
+        if element is not None:  # a plain value (e.g. the switch `pool`) does not hide the layer `pool`
+            return element
         if value is not None:
             raise self.error("E310", f"`{name}` is {type_name(value)} ({show(value)}), not a layer", node)
         raise self.error("E201", f"unknown layer or block `{name}`", node,

@@ -10,6 +10,14 @@ from archlang.layers.base import Args, Layer, register
 class _Activation(Layer):
     family = "act"
 
+    def torch_module(self, inputs):
+        from torch import nn
+
+        # The argument-free activations made by `_simple`; the others override this.
+        classes = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "hardswish": nn.Hardswish,
+                   "hardsigmoid": nn.Hardsigmoid, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+        return classes[self.name]()
+
 
 def _simple(name: str, doc: str, aliases: tuple[str, ...] = ()) -> type[Layer]:
     cls = type(name.title().replace("_", ""), (_Activation,), {"name": name, "aliases": aliases, "doc": doc})
@@ -36,6 +44,11 @@ class LeakyRelu(_Activation):
     Args = LeakyReluArgs
     doc = "x if x > 0 else negative_slope * x"
 
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.LeakyReLU(self.args.negative_slope)
+
 
 class EluArgs(Args):
     alpha: float = 1.0
@@ -46,6 +59,11 @@ class Elu(_Activation):
     name = "elu"
     Args = EluArgs
     doc = "x if x > 0 else alpha * (exp(x) - 1)"
+
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.ELU(self.args.alpha)
 
 
 class GeluArgs(Args):
@@ -58,6 +76,11 @@ class Gelu(_Activation):
     Args = GeluArgs
     doc = "x * Phi(x)"
 
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.GELU(approximate=self.args.approximate)
+
 
 class SoftmaxArgs(Args):
     dim: int = 1
@@ -69,6 +92,11 @@ class Softmax(_Activation):
     Args = SoftmaxArgs
     doc = "softmax over `dim` (1: channels or classes; the batch is dim 0)"
 
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.Softmax(dim=self.args.dim)
+
 
 @register
 class LogSoftmax(_Activation):
@@ -76,3 +104,8 @@ class LogSoftmax(_Activation):
     aliases = ("logsoftmax",)
     Args = SoftmaxArgs
     doc = "log of softmax over `dim`"
+
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.LogSoftmax(dim=self.args.dim)

@@ -101,6 +101,19 @@ class Layer:
         """(kernel_h, kernel_w, stride_h, stride_w) seen by one output position; None: pointwise."""
         return None
 
+    # ---- PyTorch (archlang.backends.torch_module); each layer imports torch inside these methods,
+    # so that loading and analysing a spec never imports it.
+    def torch_module(self, inputs: list[Shape]):
+        """The `torch.nn.Module` for this layer given its input shapes (no batch dimension), or None
+        for a layer computed by `torch_function` (merges, reshapes) that owns no module."""
+        return None
+
+    def torch_function(self, *xs):
+        """The output from the input tensors, for a layer without a module. Called on torch.fx
+        proxies when the forward graph is built, so use torch functions and tensor methods only."""
+        raise NotImplementedError(f"layer `{self.name}` has no PyTorch translation: "
+                                  "give it a torch_module or a torch_function")
+
     # ---- description, for summaries and diagrams
     def describe(self) -> str:
         """`conv(64, 3, stride=2)`: the `shown` arguments positionally, then those that differ from defaults."""

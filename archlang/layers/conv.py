@@ -83,3 +83,10 @@ class Conv(Layer):
     def window(self, inputs):
         (kh, kw), (sh, sw), (dh, dw) = pair(self.args.kernel_size), pair(self.args.stride), pair(self.args.dilation)
         return (dh * (kh - 1) + 1, dw * (kw - 1) + 1, sh, sw)
+
+    def torch_module(self, inputs):
+        from torch import nn
+
+        a = self.args
+        return nn.Conv2d(inputs[0][0], a.out_channels, a.kernel_size, stride=a.stride,
+                         padding=self.resolved_padding(), dilation=a.dilation, groups=a.groups, bias=a.bias)

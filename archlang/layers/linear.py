@@ -35,6 +35,11 @@ class Fc(Layer):
     def macs(self, inputs, output):
         return inputs[0][0] * self.args.out_features
 
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.Linear(inputs[0][0], self.args.out_features, bias=self.args.bias)
+
 
 @register
 class Flatten(Layer):
@@ -50,6 +55,11 @@ class Flatten(Layer):
         # Reported as global: the next layer (an fc) mixes every position.
         return (inputs[0][1], inputs[0][2], 1, 1) if len(inputs[0]) == 3 else None
 
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.Flatten()  # from dim 1: the batch dimension stays
+
 
 class DropoutArgs(Args):
     p: Annotated[float, Field(ge=0, le=1)] = 0.5
@@ -62,4 +72,7 @@ class Dropout(Layer):
     Args = DropoutArgs
     shown = ("p",)
 
+    def torch_module(self, inputs):
+        from torch import nn
 
+        return nn.Dropout(self.args.p)

@@ -26,6 +26,14 @@ class Add(_Merge):
             raise _disagree(self, "the skip branch needs a 1x1 projection when channels or size change")
         return inputs[0]
 
+    def torch_function(self, *xs):
+        import functools
+
+        import torch
+
+        # A chain of two-input adds: torchvision's `out += identity` gives the same numbers.
+        return functools.reduce(torch.add, xs)
+
 
 @register
 class Concat(_Merge):
@@ -38,6 +46,11 @@ class Concat(_Merge):
         if any(len(s) != len(inputs[0]) or s[1:] != inputs[0][1:] for s in inputs):
             raise _disagree(self, "concat joins channels; the other dimensions must match (check strides and padding)")
         return (sum(s[0] for s in inputs), *inputs[0][1:])
+
+    def torch_function(self, *xs):
+        import torch
+
+        return torch.cat(list(xs), dim=1)  # dim 0 is the batch
 
 
 @register
@@ -57,3 +70,10 @@ class Mul(_Merge):
                 raise _disagree(self, "mul broadcasts: each dimension must match or be 1")
             out.append(sizes.pop() if sizes else 1)
         return tuple(out)
+
+    def torch_function(self, *xs):
+        import functools
+
+        import torch
+
+        return functools.reduce(torch.mul, xs)  # broadcasts, as the shape rule allows

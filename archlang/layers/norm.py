@@ -30,6 +30,13 @@ class BatchNorm(Layer):
     def buffers(self, inputs):
         return 2 * inputs[0][0] + 1  # running mean and variance, and num_batches_tracked
 
+    def torch_module(self, inputs):
+        from torch import nn
+
+        a = self.args
+        kind = nn.BatchNorm2d if len(inputs[0]) == 3 else nn.BatchNorm1d
+        return kind(inputs[0][0], eps=a.eps, momentum=a.momentum, affine=a.affine)
+
 
 class LRNArgs(Args):
     size: Annotated[int, Field(gt=0)] = 5
@@ -50,3 +57,9 @@ class LocalResponseNorm(Layer):
     def output_shape(self, inputs):
         need_rank(self, inputs[0], 3)
         return inputs[0]
+
+    def torch_module(self, inputs):
+        from torch import nn
+
+        a = self.args
+        return nn.LocalResponseNorm(a.size, alpha=a.alpha, beta=a.beta, k=a.k)

@@ -51,6 +51,12 @@ class MaxPool(_Pool):
     name = "maxpool"
     aliases = ("pool", "max_pool", "maxpool2d")
 
+    def torch_module(self, inputs):
+        from torch import nn
+
+        a = self.args
+        return nn.MaxPool2d(a.kernel_size, stride=a.stride, padding=a.padding, ceil_mode=a.ceil_mode)
+
 
 class AvgPoolArgs(PoolArgs):
     count_include_pad: bool = True
@@ -61,6 +67,13 @@ class AvgPool(_Pool):
     name = "avgpool"
     aliases = ("avg_pool", "avgpool2d")
     Args = AvgPoolArgs
+
+    def torch_module(self, inputs):
+        from torch import nn
+
+        a = self.args
+        return nn.AvgPool2d(a.kernel_size, stride=a.stride, padding=a.padding, ceil_mode=a.ceil_mode,
+                            count_include_pad=a.count_include_pad)
 
 
 class AdaptiveArgs(Args):
@@ -87,11 +100,21 @@ class AdaptiveAvgPool(_Adaptive):
     name = "adaptive_avgpool"
     aliases = ("adaptive_avg_pool",)
 
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.AdaptiveAvgPool2d(self.args.output_size)
+
 
 @register
 class AdaptiveMaxPool(_Adaptive):
     name = "adaptive_maxpool"
     aliases = ("adaptive_max_pool",)
+
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.AdaptiveMaxPool2d(self.args.output_size)
 
 
 class _Global(Layer):
@@ -113,8 +136,18 @@ class GlobalAvgPool(_Global):
     name = "global_avgpool"
     aliases = ("global_avg_pool", "gap")
 
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.AdaptiveAvgPool2d(1)  # as torchvision writes it; the output keeps C×1×1
+
 
 @register
 class GlobalMaxPool(_Global):
     name = "global_maxpool"
     aliases = ("global_max_pool",)
+
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.AdaptiveMaxPool2d(1)

@@ -39,6 +39,9 @@ class Input(Layer):
     def output_shape(self, inputs):
         return self.shape()
 
+    def torch_function(self, *xs):
+        return xs[0]  # the backend makes the input its placeholder
+
 
 @register
 class Identity(Layer):
@@ -46,6 +49,9 @@ class Identity(Layer):
 
     name = "identity"
     family = "shape"
+
+    def torch_function(self, *xs):
+        return xs[0]
 
 
 class ShuffleArgs(Args):
@@ -67,6 +73,11 @@ class ChannelShuffle(Layer):
             raise ShapeError(f"`{self.describe()}`: {inputs[0][0]} channels do not divide into "
                              f"{self.args.groups} groups")
         return inputs[0]
+
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.ChannelShuffle(self.args.groups)
 
 
 class ChunkArgs(Args):
@@ -95,3 +106,8 @@ class Chunk(Layer):
             raise ShapeError(f"`{self.describe()}`: {fmt_shape(shape)} has {shape[0]} channels, "
                              f"which do not split into {self.args.chunks} equal chunks")
         return (shape[0] // self.args.chunks, *shape[1:])
+
+    def torch_function(self, *xs):
+        import torch
+
+        return torch.chunk(xs[0], self.args.chunks, dim=1)[self.args.index]  # channels: dim 0 is the batch

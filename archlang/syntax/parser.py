@@ -250,7 +250,10 @@ def _describe(tok: Token) -> str:
 
 def _expected(names) -> str:
     # Words ("a name", "a number") first, then punctuation and keywords.
-    words = {_READABLE.get(n, f"`{n.lower()}`") for n in names if not n.startswith("__")}
+    names = {n for n in names if not n.startswith("__")}
+    if len(names) > 1:  # a newline is rarely the fix when something else is possible
+        names.discard("_NL")
+    words = {_READABLE.get(n, f"`{n.lower()}`") for n in names}
     return ", ".join(sorted(words, key=lambda w: (w.startswith("`"), w))[:8])
 
 

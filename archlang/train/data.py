@@ -143,7 +143,7 @@ def _statistics(x: torch.Tensor, adapter: Adapter, channels: int) -> Normalizati
     squares = torch.zeros(channels, dtype=torch.float64)
     count = 0
     for start in range(0, len(x), 4096):  # chunks: CIFAR as float would be 600 MB
-        chunk = adapter((x[start:start + 4096], None))[0].double()
+        chunk = adapter.to_unit(x[start:start + 4096]).double()
         total += chunk.sum(dim=(0, 2, 3))
         squares += (chunk * chunk).sum(dim=(0, 2, 3))
         count += chunk.numel() // channels

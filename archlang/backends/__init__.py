@@ -1,0 +1,10 @@
+"""Backends: what an analysed `Network` becomes.
+
+- `torch_module`: a `torch.nn.Module` (an fx.GraphModule) and weight transfer
+- `pysource`: standalone PyTorch source (`archlang compile`)
+- `onnx_export`: an ONNX file (`archlang export`)
+- `diagram`: drawings (`archlang render`)
+
+Nothing here is imported by `archlang.load`: each backend imports its heavy
+dependencies (torch, graphviz) only when it is used.
+"""
