@@ -24,56 +24,68 @@ from pathlib import Path
 # Every error the language can raise, with a one-line title. Codes are stable:
 # docs/errors.md lists them with an example and the fix, and the error
 # fixtures in tests/errors/ cover each one.
-CODES: dict[str, str] = {
+CODES: dict[str, tuple[str, str]] = {
     # 1xx: reading and parsing text
-    "E101": "syntax error: unexpected token",
-    "E102": "syntax error: unexpected character",
-    "E103": "syntax error: unexpected end of file",
-    "E104": "nesting too deep",
-    "E105": "`as` without a repeat",
-    "E106": "file is not valid UTF-8 text",
-    "E107": "file is empty",
-    "E108": "number out of range",
+    "E101": ("syntax error: unexpected token", "Look just before the caret: a missing `->`, `,` or bracket is "
+             "the usual cause. Chains need `->` between layers, also across lines."),
+    "E102": ("syntax error: unexpected character", "Remove the character; names are letters, digits and `_`, "
+             "comments start with `#`."),
+    "E103": ("syntax error: unexpected end of file", "Close the open bracket or finish the chain."),
+    "E104": ("nesting too deep", "Brackets nest at most 48 deep: bind inner parts with `let` or a `block`."),
+    "E105": ("`as` without a repeat", "`as i` names the index of a repeat: write `[...] * n as i`."),
+    "E106": ("file is not valid UTF-8 text", "Save the file as UTF-8."),
+    "E107": ("file is empty", "A spec needs at least `network Name:` and a chain starting with `input(...)`."),
+    "E108": ("number out of range", "Numbers in a spec are at most 10^15 and finite."),
     # 2xx: names
-    "E201": "unknown layer or block",
-    "E202": "unknown name",
-    "E203": "duplicate definition",
-    "E204": "unknown network parameter",
-    "E205": "no network in file",
-    "E206": "unknown network",
-    "E207": "duplicate label",
+    "E201": ("unknown layer or block", "Check the spelling (the hint suggests the closest names) or define "
+             "the block / import the file that defines it."),
+    "E202": ("unknown name", "Define it with `let`, make it a parameter, or check the spelling."),
+    "E203": ("duplicate definition", "Rename one of the two blocks or networks (imported files share one "
+             "namespace)."),
+    "E204": ("unknown network parameter", "`--set` and `load(...)` take the network's parameters and switches; "
+             "the hint lists them."),
+    "E205": ("no network in file", "Add `network Name:`; a file of blocks only is a library to import."),
+    "E206": ("unknown network", "Pick one of the networks the hint lists (`--network NAME`)."),
+    "E207": ("duplicate label", "Labels name modules: give each labelled element of a scope its own label."),
     # 3xx: arguments and values
-    "E301": "invalid argument value",
-    "E302": "unknown argument",
-    "E303": "too many arguments",
-    "E304": "missing argument",
-    "E305": "argument given twice",
-    "E306": "wrong type in expression",
-    "E307": "index out of range or missing key",
-    "E308": "division by zero",
-    "E309": "invalid --set or --input value",
-    "E310": "not a layer",
-    "E311": "not a value",
+    "E301": ("invalid argument value", "The message names the argument and the rule; the hint lists the "
+             "accepted forms."),
+    "E302": ("unknown argument", "Use one of the layer's or block's argument names (see docs/language.md)."),
+    "E303": ("too many arguments", "Remove the extra positional arguments, or name them."),
+    "E304": ("missing argument", "Give the required argument; the hint shows the signature."),
+    "E305": ("argument given twice", "Give each argument once, positionally or by name."),
+    "E306": ("wrong type in expression", "Convert or compare: conditions must be booleans, counts integers, "
+             "indexes integers."),
+    "E307": ("index out of range or missing key", "Use an index within the list, or a key of the dict."),
+    "E308": ("division by zero", "Check the divisor (often a parameter set to 0)."),
+    "E309": ("invalid --set or --input value", "Give a value of the parameter's type, like the default; "
+             "--input is CxHxW."),
+    "E310": ("not a layer", "A chain holds layers, blocks and groups; values go in arguments."),
+    "E311": ("not a value", "A layer or chain was given where a number, string or list is needed."),
     # 4xx: shapes
-    "E401": "branches disagree on shape",
-    "E402": "layer does not fit its input shape",
-    "E403": "spatial size reaches zero",
-    "E404": "no input layer",
-    "E405": "input layer in the wrong place",
+    "E401": ("branches disagree on shape", "Make the branches end in the same shape (add), the same height "
+             "and width (concat), or broadcastable shapes (mul): project the skip with a 1x1 conv."),
+    "E402": ("layer does not fit its input shape", "The message shows the input shape: flatten before `fc`, "
+             "keep feature-map layers before `flatten`, make groups divide the channels."),
+    "E403": ("spatial size reaches zero", "The map became smaller than a kernel: pad, use smaller kernels or "
+             "strides, pool less, or use a larger `--input`."),
+    "E404": ("no input layer", "Start the network's chain with `input(C, H, W)`."),
+    "E405": ("input layer in the wrong place", "A network has one `input`, its first element."),
     # 5xx: files and imports
-    "E501": "file not found",
-    "E502": "file cannot be read",
-    "E503": "import cycle",
-    "E504": "import of a file that is not .arch",
+    "E501": ("file not found", "Check the path; imports are relative to the importing file."),
+    "E502": ("file cannot be read", "Check that it is a readable file, not a directory."),
+    "E503": ("import cycle", "Move what both files need into a third file that both import."),
+    "E504": ("import of a file that is not .arch", "Only `.arch` files can be imported."),
     # 6xx: limits
-    "E601": "repeat count too large",
-    "E602": "too many layers",
-    "E603": "recursive block",
-    "E604": "block calls nested too deep",
-    "E605": "value too large",
+    "E601": ("repeat count too large", "Lower the count, or raise `--max-layers` if it is really meant."),
+    "E602": ("too many layers", "Raise `--max-layers` (`max_layers=` in Python) if it is really meant."),
+    "E603": ("recursive block", "Blocks cannot call themselves; express depth with a repeat `[...] * n`."),
+    "E604": ("block calls nested too deep", "Block calls nest at most 64 deep; flatten the hierarchy."),
+    "E605": ("value too large", "Values stay below 10^15; check exponents and repeats of lists."),
     # 7xx: backends
-    "E701": "model too large",
-    "E702": "weights do not match",
+    "E701": ("model too large", "Lower the sizes, build on `device=\"meta\"` to inspect, or raise `max_params`."),
+    "E702": ("weights do not match", "The two models differ in structure at the named tensor; compare "
+             "their summaries."),
 }
 
 

@@ -13,6 +13,13 @@ def _rf(rf) -> str:
     return str(rf[0]) if rf[0] == rf[1] else f"{rf[0]}×{rf[1]}"
 
 
+def _si(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return str(n)
+
+
 def human_bytes(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -45,7 +52,7 @@ def summary_table(net) -> str:
     out += [
         f"input {_shape(net.input_shape)} -> output {_shape(net.output_shape)}" + (f"   [{settings}]" if settings else ""),
         f"params: {net.params:,} (trainable {net.trainable_params:,})   buffers: {net.buffers:,}",
-        f"MACs: {net.macs:,} ({net.macs / 1e9:.2f} G)   receptive field: {_rf(net.receptive_field)}",
+        f"MACs: {net.macs:,} ({_si(net.macs)})   receptive field: {_rf(net.receptive_field)}",
         f"activations: {human_bytes(net.activation_bytes)} per sample (float32, forward)",
     ]
     return "\n".join(out)
