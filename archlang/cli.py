@@ -26,7 +26,7 @@ def _common(p: argparse.ArgumentParser, many: bool = False) -> None:
     p.add_argument("--max-layers", type=int, default=1_000_000, help="refuse networks with more layers")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archlang", description="Declarative CNN architectures: "
                                      "check, summarise, draw, compile to PyTorch, train.")
     parser.add_argument("--version", action="version", version="archlang 0.1.0")
@@ -64,13 +64,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--opset", type=int, default=None)
 
-    import importlib.util
-
-    if importlib.util.find_spec("archlang.train.command"):
+    if command in ("train", "eval"):
+        # The trainer's options come from archlang.train, which needs torch:
+        # only a training command pays for that import.
         from archlang.train.command import add_eval_parser, add_train_parser
 
         for add in (add_train_parser, add_eval_parser):
             _common(add(sub))
+    else:
+        sub.add_parser("train", help="train the network on a data set (see `archlang train --help`)")
+        sub.add_parser("eval", help="evaluate a checkpoint on a data set (see `archlang eval --help`)")
     return parser
 
 
@@ -164,7 +167,9 @@ COMMANDS = {"check": cmd_check, "summary": cmd_summary, "render": cmd_render, "c
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = _parser(command).parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except ArchError as e:
