@@ -111,7 +111,10 @@ def _shape(shape) -> str:
 def _is_path(source) -> bool:
     if isinstance(source, Path):
         return True
-    return "\n" not in source and (source.endswith(".arch") or Path(source).is_file())
+    if "\n" in source:
+        return False
+    # One line: a file name, unless it looks like spec text (`network N: ...`).
+    return source.endswith(".arch") or Path(source).is_file() or not any(c in source for c in "(:=")
 
 
 def load(source: str | Path, *, network: str | None = None, input_shape=None, max_layers: int = 1_000_000,
