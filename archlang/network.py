@@ -21,9 +21,9 @@ from archlang.ir.loader import load_program
 class Network:
     """An elaborated, analysed network. Backends (torch, diagrams) start from here."""
 
-    def __init__(self, program, net_def, settings, switches, elab, root, output):
+    def __init__(self, program, name, net_def, settings, switches, elab, root, output):
         self.program = program
-        self.name: str = net_def.name
+        self.name: str = name  # as loaded: `network VGG16 = VGG(...)` is VGG16
         self.settings: dict = settings  # the network's parameters, resolved
         self.switches: dict = switches
         self.graph = elab.graph  # networkx DiGraph; node attribute "node" is a LayerNode
@@ -114,7 +114,14 @@ def _is_path(source) -> bool:
     if "\n" in source:
         return False
     # One line: a file name, unless it looks like spec text (`network N: ...`).
-    return source.endswith(".arch") or Path(source).is_file() or not any(c in source for c in "(:=")
+    return source.endswith(".arch") or _is_file(source) or not any(c in source for c in "(:=")
+
+
+def _is_file(source: str) -> bool:
+    try:
+        return Path(source).is_file()
+    except (OSError, ValueError):  # longer than a file name may be, or a NUL byte
+        return False
 
 
 def load(source: str | Path, *, network: str | None = None, input_shape=None, max_layers: int = 1_000_000,
@@ -135,7 +142,7 @@ def load(source: str | Path, *, network: str | None = None, input_shape=None, ma
         finally:
             sys.setrecursionlimit(old)
     except ArchError as e:
-        e.sources = program.sources if program else SourceMap()
+        e.sources = program.sources if program else (e.sources or SourceMap())
         raise
     except RecursionError:
         raise ArchError("E604", "the spec nests too deeply to elaborate", None,

@@ -145,7 +145,7 @@ def test_import_and_network_alias(tmp_path):
         "network Fam(depth = 1, classes = 10):\n  input(1, 8, 8) -> [unit(4)] * depth -> fc(classes)\n")
     (tmp_path / "deep.arch").write_text('import "lib/fam.arch"\nnetwork Deep = Fam(depth = 3)\n')
     net = archlang.load(tmp_path / "deep.arch")
-    assert net.name == "Fam" and net.settings == {"depth": 3, "classes": 10}
+    assert net.name == "Deep" and net.settings == {"depth": 3, "classes": 10}
     assert types(net).count("conv") == 3
     assert archlang.load(tmp_path / "deep.arch", classes=5).output_shape == (5,)
 

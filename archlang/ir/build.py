@@ -13,8 +13,9 @@ from archlang.syntax import ast
 from archlang.syntax.parser import parse_value
 
 
-def pick_network(program: Program, name: str | None) -> tuple[ast.NetworkDef, dict]:
-    """The network to build (by name, else the last one in the file) and its alias bindings."""
+def pick_network(program: Program, name: str | None) -> tuple[str, ast.NetworkDef, dict]:
+    """The name asked for (by name, else the last network in the file), the definition
+    that builds it (through aliases) and the aliases' bindings."""
     if name is None:
         if not program.own_networks:
             raise ArchError("E205", f"{program.file} defines no network", Span(program.file, 1, 1, 1, 1),
@@ -40,7 +41,7 @@ def pick_network(program: Program, name: str | None) -> tuple[ast.NetworkDef, di
                 raise ArchError("E302", "bind network parameters by name, like `VGG(depth = 16)`", arg.span)
             bindings.setdefault(arg.name, (ev.eval(arg.value, program.globals, None), arg.span))
         node = base
-    return node, bindings
+    return name, node, bindings
 
 
 def coerce(name: str, value, default, span: Span | None):
@@ -97,7 +98,7 @@ def resolve_params(program: Program, net: ast.NetworkDef, bindings: dict, overri
 
 
 def build(program: Program, network: str | None, overrides: dict, input_shape, limits: Limits):
-    net, bindings = pick_network(program, network)
+    name, net, bindings = pick_network(program, network)
     params, switches = resolve_params(program, net, bindings, overrides)
     elab = Elaborator(program.blocks, switches, limits, input_shape)
     env = Env(dict(params), program.globals)
@@ -108,4 +109,4 @@ def build(program: Program, network: str | None, overrides: dict, input_shape, l
     if elab.nodes[0].layer.name != "input":
         raise ArchError("E404", "the network must start with `input(...)`", net.body.span)
     assign_names(root)
-    return net, params, switches, elab, root, output
+    return name, net, params, switches, elab, root, output

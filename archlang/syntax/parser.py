@@ -121,6 +121,10 @@ class _ToAst(Transformer):
     def labelled(self, meta, name, item):
         return ast.Labelled(span=self._tspan(name), label=str(name), item=item)
 
+    def labelled_first(self, meta, name, first, *rest):
+        head = ast.Labelled(span=self._tspan(name), label=str(name), item=first)
+        return ast.Chain(span=self._span(meta), items=[head, *rest]) if rest else head
+
     def switch(self, meta, item):
         return ast.Switch(span=self._span(meta), item=item)
 
