@@ -103,14 +103,14 @@ def _named_scopes(scope) -> list:
 def _taken_names(top: bool) -> frozenset[str]:
     # A module name must not hide an attribute: `forward` or `training` of every module,
     # and `graph` or `code` of the GraphModule at the top.
-    sample = fx.GraphModule(nn.Module(), fx.Graph()) if top else nn.Module()
+    sample = fx.GraphModule(nn.Module(), fx.Graph()) if top else Container("")
     return frozenset(dir(sample))
 
 
 def _attach(net, parent: nn.Module, name: str, module: nn.Module, span, top: bool) -> None:
     if keyword.iskeyword(name) or name in _taken_names(top):
-        what = "a Python keyword" if keyword.iskeyword(name) else "an attribute of every torch.nn.Module"
-        raise ArchError("E207", f"the name `{name}` cannot name a PyTorch module: it is {what}", span,
+        what = "a Python keyword" if keyword.iskeyword(name) else "an attribute of the module that holds it"
+        raise ArchError("E703", f"the name `{name}` cannot name a PyTorch module: it is {what}", span,
                         hint=f"choose another label, like `{name}_`", sources=net.sources)
     parent.add_module(name, module)
 
@@ -150,7 +150,8 @@ def check_size(net, device: torch.device, dtype, max_params: float) -> None:
     if device.type != "cpu":
         return
     dtype = dtype or torch.get_default_dtype()
-    needed = (net.params + net.buffers) * dtype.itemsize
+    # Modules are created in the default dtype and converted after: the larger one is the peak.
+    needed = (net.params + net.buffers) * max(dtype.itemsize, torch.get_default_dtype().itemsize)
     free = available_memory()
     if free is not None and needed > free:
         raise ArchError("E701", f"`{net.name}` needs {_gib(needed)} for its {net.params:,} parameters "

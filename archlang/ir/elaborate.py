@@ -7,8 +7,6 @@ shape errors see real shapes. This is the only stage that builds structure.
 
 from __future__ import annotations
 
-import networkx as nx
-
 from archlang.errors import ArchError, Frame, did_you_mean
 from archlang.ir.evaluate import Evaluator
 from archlang.ir.graph import LayerNode, Scope
@@ -19,9 +17,14 @@ from archlang.layers.linear import Flatten
 from archlang.syntax import ast
 
 
+MAX_LAYERS = 100_000  # elaboration takes some 20 µs a layer: this bounds a spec to a few seconds
+MAX_ARG_ITEMS = 64  # layer arguments are numbers, strings and short lists
+
+
 class Limits:
-    def __init__(self, max_layers: int = 1_000_000, max_depth: int = 64):
-        # A repeat can never need more iterations than the network may have layers.
+    def __init__(self, max_layers: int = MAX_LAYERS, max_depth: int = 64):
+        # A repeat can never need more iterations than the network may have layers; all the
+        # iterations of all repeats together (nested ones multiply) have the same bound.
         self.max_layers, self.max_repeat, self.max_depth = max_layers, max_layers, max_depth
 
 
@@ -31,9 +34,9 @@ class Elaborator(Evaluator):
         self.switches = switches
         self.limits = limits
         self.input_shape = input_shape
-        self.graph = nx.DiGraph()
         self.nodes: list[LayerNode] = []
         self._bound: dict = {}  # (layer, args) -> Layer: repeats reuse one validated layer
+        self.iterations = 0  # of all repeats, against limits.max_repeat
 
     def shape_of(self, cursor):
         return None if cursor is None else self.nodes[cursor].shape
@@ -118,6 +121,11 @@ class Elaborator(Evaluator):
             scope = self._open(scope, "group", "group", node, label)
         rep = self._open(scope, "repeat", "repeat", node, None, count=count, index=index)
         for i in range(count):
+            self.iterations += 1
+            if self.iterations > self.limits.max_repeat:  # nested repeats multiply: [[x] * 1000] * 1000
+                raise self.error("E601", f"the repeats run more than {self.limits.max_repeat} iterations in all",
+                                 count_node, hint="nested repeats multiply; raise the limit with --max-layers "
+                                                  "if this is really meant")
             it = self._open(rep, "iteration", "iteration", node, None, index=i)
             inner = Env({index: i}, env) if index else env
             cursor = self.elab(body, inner, cursor, it, None)
@@ -187,6 +195,13 @@ class Elaborator(Evaluator):
             if isinstance(value, (Closure, BlockRef, LayerRef)):
                 raise self.error("E311", f"argument of `{layer_cls.name}` is {type_name(value)}, not a value",
                                  arg.value)
+            if _items(value, MAX_ARG_ITEMS) > MAX_ARG_ITEMS:  # before hashing or validating a huge list
+                fields = list(layer_cls.Args.model_fields)
+                which = arg.name or (fields[len(positional)] if len(positional) < len(fields) else None)
+                raise self.error("E301", f"argument {f'`{which}` ' if which else ''}of `{layer_cls.name}` is "
+                                 f"{show(value)}, a list of more than {MAX_ARG_ITEMS} items", arg.value,
+                                 hint=f"layer arguments are numbers, strings and lists of at most "
+                                      f"{MAX_ARG_ITEMS} items")
             if arg.name:
                 keywords[arg.name] = value
             else:
@@ -222,9 +237,6 @@ class Elaborator(Evaluator):
         lnode = LayerNode(index, layer, scope, inputs, in_shapes, shape, node.span, tuple(self.stack),
                           label=label, implicit=implicit)
         self.nodes.append(lnode)
-        self.graph.add_node(index, node=lnode)
-        for i in inputs:
-            self.graph.add_edge(i, index)
         scope.add(lnode)
         return index
 
@@ -297,11 +309,23 @@ class Elaborator(Evaluator):
         return scope
 
 
+def _items(value, limit: int) -> int:
+    """Items in a list or dict, nested ones counted; stops counting past `limit`."""
+    if not isinstance(value, (list, dict)):
+        return 1
+    n = 0
+    for v in value.values() if isinstance(value, dict) else value:
+        n += _items(v, limit - n)
+        if n > limit:
+            break
+    return n
+
+
 def _freeze(value):
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, dict):  # in order: keys of mixed types do not sort
+        return ("dict", *((_freeze(k), _freeze(v)) for k, v in value.items()))
     return (type(value), value) if isinstance(value, (bool, int, float)) else value
 
 

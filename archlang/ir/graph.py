@@ -102,7 +102,8 @@ def assign_names(scope: Scope, prefix: str = "") -> None:
         else:
             while True:
                 stem_count[item.stem] += 1
-                name = f"{item.stem}{stem_count[item.stem]}"
+                sep = "_" if item.stem[-1].isdigit() else ""  # relu6_1, not relu61
+                name = f"{item.stem}{sep}{stem_count[item.stem]}"
                 if name not in taken:
                     break
         taken.add(name)

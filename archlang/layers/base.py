@@ -38,7 +38,8 @@ class ArgError(Exception):
 
 
 class Args(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+    # defer_build: a validator is built on first use, so start-up pays only for the layers a spec uses.
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid", defer_build=True)
 
 
 class NoArgs(Args):
@@ -157,9 +158,12 @@ def _arg_error(cls: type[Layer], e: ValidationError) -> ArgError:
     preferred = kinds.get(type(value).__name__, ())
     err = next((x for x in same_field if x["type"] in preferred), err)
     shown = fmt_value(value) if isinstance(value, (int, float, str, bool, tuple)) else type(value).__name__
+    if len(shown) > 60:  # a long string or list: the caret shows where it came from
+        shown = shown[:50] + " ... " + shown[-5:]
     hint = None
     if len(same_field) > 1:
-        forms = (_rule(x).removeprefix("it should be ").replace("a valid tuple", "a list [h, w]")
+        forms = ("a list [h, w]" if x["type"] in ("too_long", "too_short") else
+                 _rule(x).removeprefix("it should be ").replace("a valid tuple", "a list [h, w]")
                  .replace("a valid ", "") for x in same_field)
         hint = "accepted: " + ", or ".join(dict.fromkeys(forms))
     return ArgError("E301", f"argument `{loc}` of `{cls.name}` is {shown}: {_rule(err)}", arg=loc, hint=hint)
@@ -219,7 +223,8 @@ def spatial_out(layer: Layer, shape: Shape, kernel, stride, pad, dilation=(1, 1)
     out = []
     for size, k, s, p, d, axis in zip((h, w), kernel, stride, pad, dilation, ("height", "width")):
         reach = d * (k - 1) + 1
-        if reach > size + 2 * p:
+        # In ceil mode torch lets the one window hang over the edge; the size check below decides.
+        if reach > size + 2 * p and not ceil:
             raise ShapeError(f"`{layer.describe()}` has a {reach}-wide window but its input {axis} is "
                              f"{size}" + (f" (+{2 * p} padding)" if p else ""),
                              hint="use a smaller kernel, add padding, or remove a pooling step before it",
