@@ -84,10 +84,10 @@ CODES: dict[str, tuple[str, str]] = {
     "E605": ("value too large", "Values stay below 10^15; check exponents and repeats of lists."),
     # 7xx: backends
     "E701": ("model too large", "Lower the sizes, build on `device=\"meta\"` to inspect, or raise `max_params`."),
-    "E703": ("label cannot name a PyTorch module", "The label is a Python keyword or an attribute every "
-             "module has (`forward`, `training`, ...): choose another label."),
     "E702": ("weights do not match", "The two models differ in structure at the named tensor; compare "
              "their summaries."),
+    "E703": ("label cannot name a PyTorch module", "The label is a Python keyword or an attribute every "
+             "module has (`forward`, `training`, ...): choose another label."),
 }
 
 

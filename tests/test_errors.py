@@ -52,3 +52,14 @@ def test_fixtures_cover_every_code(capsys):
 
 def test_at_least_25_distinct_mistakes():
     assert len(CASES) >= 25
+
+
+def test_errors_doc_is_current():
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "docs" / "gen_errors.py"
+    spec = importlib.util.spec_from_file_location("gen_errors", path)
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    current = (Path(__file__).parents[1] / "docs" / "errors.md").read_text(encoding="utf-8")
+    assert current == gen.render(), "docs/errors.md is stale: run `python docs/gen_errors.py`"
