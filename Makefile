@@ -4,9 +4,9 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup demo test bench fuzz docs clean
+.PHONY: setup graphviz chromium demo test bench fuzz docs clean
 
-setup: $(STAMP) graphviz
+setup: $(STAMP) graphviz chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,6 +20,15 @@ graphviz:
 	@command -v dot >/dev/null 2>&1 || { \
 	  echo "installing Debian's graphviz"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; }
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium (browser tests of the HTML diagrams)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+docs: setup
+	$(BIN)/python -m archlang.backends.diagram.docs
+	$(BIN)/python docs/gen_errors.py
 
 demo: setup
 	$(BIN)/archlang summary specs/lenet5.arch

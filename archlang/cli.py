@@ -23,7 +23,8 @@ def _common(p: argparse.ArgumentParser, many: bool = False) -> None:
                    help="override a network parameter or switch (repeatable), e.g. --set depth=19")
     p.add_argument("--input", dest="input_shape", metavar="CxHxW", help="override the input shape, e.g. 3x64x64")
     p.add_argument("--network", help="which network of the file (default: the last one defined)")
-    p.add_argument("--max-layers", type=int, default=1_000_000, help="refuse networks with more layers")
+    p.add_argument("--max-layers", type=int, default=100_000,
+                   help="refuse networks with more layers, and repeats with more iterations (default 100000)")
 
 
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -48,7 +49,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--view", choices=["overview", "blocks", "layers"], default="overview",
                    help="overview: one box per top-level element; blocks: one level deeper; layers: every layer")
     p.add_argument("--expand", action="append", default=[], metavar="PATH",
-                   help="open one element (dotted name, as in the PyTorch state_dict), or `all`")
+                   help="open one element (dotted name, as in the PyTorch state_dict), a fold FIRST:LAST "
+                   "(e.g. layer3.bottleneck2:bottleneck36), or `all`")
     p.add_argument("--collapse", action="append", default=[], metavar="PATH", help="close one element")
     p.add_argument("--rankdir", choices=["TB", "LR"], default="TB")
     p.add_argument("--theme", choices=["light", "dark"], default="light")

@@ -88,6 +88,12 @@ CODES: dict[str, tuple[str, str]] = {
              "their summaries."),
     "E703": ("label cannot name a PyTorch module", "The label is a Python keyword or an attribute every "
              "module has (`forward`, `training`, ...): choose another label."),
+    "E711": ("graphviz `dot` not found", "Install graphviz (`apt-get install graphviz`, `brew install graphviz`); "
+             ".dot and .json output need no graphviz."),
+    "E712": ("diagram layout failed", "Draw a narrower view (--view overview, --expand PATH), write .svg instead "
+             "of a bitmap, or raise ARCHLANG_DOT_TIMEOUT."),
+    "E713": ("unknown diagram element or option", "Use the dotted names of `archlang summary` (`layer3`, "
+             "`layer3.bottleneck2`), a fold's `first:last`, and a listed view, format or theme."),
 }
 
 
@@ -152,7 +158,7 @@ def did_you_mean(name: str, candidates, what: str = "") -> str | None:
     close = difflib.get_close_matches(name.lower(), sorted(set(candidates)), n=3, cutoff=0.6)
     if close:
         return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
-    if what:
+    if what and candidates:
         return f"{what}: " + ", ".join(sorted(set(candidates)))
     return None
 

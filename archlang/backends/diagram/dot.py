@@ -1,0 +1,141 @@
+"""A view as graphviz DOT text, written by hand so that it is deterministic
+byte for byte (the golden tests compare it) and needs no graphviz to write.
+
+Text sizes are fixed in points and the graph has no `size`: a big network
+makes a big picture whose text stays readable, never a shrunken thumbnail.
+`nslimit` and `mclimit` bound the network-simplex and crossing-minimisation
+work of `dot`, which is what grows fastest on ResNet-152-sized graphs.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from archlang.backends.diagram.style import (FONT, FONT_SIZE, MERGE_SYMBOLS, SMALL_SIZE, THEMES, cluster_attrs,
+                                             fmt_shape, human, node_attrs)
+from archlang.backends.diagram.view import Box, Cluster, View
+
+EFFORT = {"nslimit": "2", "nslimit1": "2", "mclimit": "0.6"}
+# The fallback when a layout times out: no clusters, straight edges, little search.
+CHEAP = {"nslimit": "0.5", "nslimit1": "0.5", "mclimit": "0.05", "remincross": "false", "searchsize": "10",
+         "splines": "line"}
+MAIN_WEIGHT, SKIP_WEIGHT = 4, 1  # heavier main-path edges keep the main path straight
+
+
+def to_dot(view: View, title: str, cheap: bool = False) -> str:
+    """DOT source of the view; `cheap`: the low-effort layout used when the normal one times out."""
+    theme = THEMES[view.options.theme]
+    graph = {"rankdir": view.options.rankdir, "bgcolor": theme.background, "fontname": FONT,
+             "fontsize": str(FONT_SIZE + 2), "fontcolor": theme.text, "label": title, "labelloc": "t",
+             "nodesep": "0.22", "ranksep": "0.28", "pad": "0.25", "newrank": "true",
+             "outputorder": "edgesfirst", **(CHEAP if cheap else EFFORT)}
+    node = {"fontname": FONT, "fontsize": str(FONT_SIZE), "fontcolor": theme.text, "margin": "0.12,0.05",
+            "height": "0.3", "penwidth": "1.1"}
+    edge = {"fontname": FONT, "fontsize": str(SMALL_SIZE), "fontcolor": theme.muted, "color": theme.edge,
+            "arrowsize": "0.6", "penwidth": "1.1"}
+    lines = [f"digraph {_q(view.network)} {{", f"  graph [{_attrs(graph)}];", f"  node [{_attrs(node)}];",
+             f"  edge [{_attrs(edge)}];"]
+    members = _members(view, flat=cheap)
+    lines += _scope_lines(view, None, members, theme, "  ")
+    for e in view.edges:
+        attrs = {"weight": str(SKIP_WEIGHT if e.skip else MAIN_WEIGHT)}
+        if e.labelled:
+            attrs["label"] = f" {fmt_shape(e.shape)} "
+        if e.skip:
+            attrs["style"] = "dashed"
+        lines.append(f"  {e.src} -> {e.dst} [{_attrs(attrs)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _members(view: View, flat: bool = False) -> dict:
+    """Cluster id (None: the top) -> its boxes and sub-clusters, in creation order."""
+    members: dict = {None: []}
+    for c in [] if flat else view.clusters:
+        members.setdefault(c.parent, []).append(c)
+        members.setdefault(c.id, [])
+    for b in view.boxes:
+        members[None if flat else b.cluster].append(b)
+    return members
+
+
+def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: str) -> list[str]:
+    out = []
+    for m in members[cluster]:
+        if isinstance(m, Cluster):
+            out.append(f"{indent}subgraph cluster_{m.id} {{")
+            out.append(f"{indent}  graph [{_attrs(_cluster_graph_attrs(m, theme))}];")
+            out += _scope_lines(view, m.id, members, theme, indent + "  ")
+            out.append(f"{indent}}}")
+        else:
+            out.append(f"{indent}{m.id} [{_attrs(box_attrs(m, theme))}];")
+    return out
+
+
+def _cluster_graph_attrs(c: Cluster, theme) -> dict:
+    text = f"<b>{escape(c.name)}</b>"
+    if c.type:
+        text += f"  {escape(c.type)}"
+    if c.params:
+        text += f'  <font point-size="{SMALL_SIZE}">{human(c.params)} params</font>'
+    return {"id": f"c:{c.path}", "label": Html(text), "labeljust": "l", "fontsize": str(FONT_SIZE),
+            "tooltip": c.path, **cluster_attrs(c.kind, theme)}
+
+
+def box_attrs(b: Box, theme) -> dict:
+    attrs = node_attrs(b.kind, b.family, theme)
+    attrs["id"] = f"p:{b.path}"
+    attrs["tooltip"] = _tooltip(b)
+    if b.kind == "merge":
+        attrs["label"] = MERGE_SYMBOLS.get(b.type, b.type[:1])
+        return attrs
+    attrs["label"] = Html(box_label(b, theme))
+    return attrs
+
+
+def box_label(b: Box, theme) -> str:
+    """The HTML-like label: name in bold, then type, then what a collapsed box holds and weighs."""
+    small = f'<font point-size="{SMALL_SIZE}" color="{theme.muted}">'
+    name = f"<b>{escape(b.name)}</b>"
+    if b.kind == "fold":
+        name += f"  <b>×{b.count}</b>"
+    if b.kind in ("input", "output"):
+        return _rows([name, escape(fmt_shape(b.shape))])
+    if "(" not in b.type and b.kind in ("layer",):  # `relu1 relu`: no arguments, one line
+        return _rows([f"{name}  {escape(b.type)}"])
+    lines = [name, escape(b.type)]
+    if b.summary:
+        lines.append(escape(b.summary))
+    if b.params and b.unit_params:
+        lines.append(f"{small}{human(b.params)} params ({human(b.unit_params)} each)</font>")
+    elif b.params:
+        lines.append(f"{small}{human(b.params)} params</font>")
+    return _rows(lines)
+
+
+def _rows(lines: list[str]) -> str:
+    """Lines as table rows: a little air between them (browsers' fonts run taller than graphviz measures)."""
+    cells = "".join(f"<tr><td>{line}</td></tr>" for line in lines)
+    return f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{cells}</table>'
+
+
+
+def _tooltip(b: Box) -> str:
+    what = f"{b.path}: {b.type}" if b.kind != "fold" else f"{b.path}: {b.count} × {b.type}"
+    return f"{what}\n{b.params:,} params, {b.macs:,} MACs, output {fmt_shape(b.shape)}"
+
+
+def _attrs(attrs: dict) -> str:
+    return ", ".join(f"{k}={_value(v)}" for k, v in attrs.items())
+
+
+class Html(str):
+    """An HTML-like label, already escaped: written between < and > instead of quotes."""
+
+
+def _value(v: str) -> str:
+    return f"<{v}>" if isinstance(v, Html) else _q(v)
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'

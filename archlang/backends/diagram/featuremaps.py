@@ -1,0 +1,137 @@
+"""The textbook feature-map picture (LeNet, AlexNet): one box per feature map,
+its thickness following the channels and its face the spatial size,
+labelled C×H×W, with each convolution's or pooling's kernel drawn on the
+map it reads. Plain SVG written here (png/pdf through matplotlib).
+
+It is meant for chains. A branching network is drawn along its main path
+(at every merge, the branch with the most layers), and the picture says so.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archlang.backends.diagram.canvas import Canvas
+from archlang.backends.diagram.diagram import dump_json, format_of
+from archlang.backends.diagram.fmdraw import draw
+from archlang.backends.diagram.skips import main_inputs
+from archlang.backends.diagram.style import FONT, THEMES
+from archlang.errors import ArchError
+
+NEW_MAP = ("input", "conv", "pool", "linear")  # layer families whose output is drawn as a new map
+SAME_MAP = ("act", "norm", "reg", "shape")  # families drawn as part of the map before them
+
+
+@dataclass
+class FeatureMap:
+    layers: list = field(default_factory=list)  # the layer making the map, then those that keep its shape
+    shape: tuple = ()
+
+    @property
+    def maker(self):
+        return self.layers[0]
+
+    def op_text(self) -> str:
+        """`conv 5×5`, `maxpool 3×3 /2`, `fc`: the maker, then what follows it (`+ relu`)."""
+        node = self.maker
+        window = node.layer.window(node.in_shapes) if node.inputs else None
+        text = node.layer.name
+        if window:
+            kh, kw, sh, sw = window
+            text += f" {kh}×{kw}" + (f" /{sh}" if (sh, sw) != (1, 1) and sh == sw else
+                                     f" /{sh}×{sw}" if (sh, sw) != (1, 1) else "")
+        rest = [n.layer.name for n in self.layers[1:] if n.layer.family != "shape"]
+        return text + "".join(f" + {r}" for r in rest)
+
+
+def main_path(net) -> tuple[list, int]:
+    """The layers from input to output along the main path, and how many merges it passed."""
+    mains = main_inputs(net)
+    chain, node, merged = [], net.nodes[net.output], 0
+    while True:
+        chain.append(node)
+        if not node.inputs:
+            break
+        if len(node.inputs) > 1:
+            merged += 1
+        node = net.nodes[mains.get(node.id, node.inputs[0])]
+    return chain[::-1], merged
+
+
+def feature_maps(chain) -> list[FeatureMap]:
+    maps: list[FeatureMap] = []
+    for node in chain:
+        family = node.layer.family
+        # A flatten keeps its map (the picture shows the C×H×W that the fc reads); a merge that
+        # changes the shape (concat) makes a new one.
+        if not maps or family in NEW_MAP or (family not in SAME_MAP and node.shape != maps[-1].shape):
+            maps.append(FeatureMap([node], tuple(node.shape)))
+        else:
+            maps[-1].layers.append(node)
+    return maps
+
+
+class FeatureMaps:
+    """The feature-map picture of a network: saves as svg, png, pdf, json or html."""
+
+    def __init__(self, net, options):
+        self.net, self.options = net, options
+        self.theme = THEMES[options.theme]
+        chain, merged = main_path(net)
+        self.maps = feature_maps(chain)
+        self.notes: list[str] = []
+        if merged:
+            note = (f"{net.name} branches: this picture draws its main path only (the branch with the most "
+                    f"layers at each of its {merged} merges), {len(chain)} of {len(net.nodes)} layers")
+            self.notes.append(note)
+            print(f"archlang: note: {note}", file=sys.stderr)
+        self._canvas: Canvas | None = None
+
+    @property
+    def title(self) -> str:
+        return f"{self.net.name}: feature maps"
+
+    def canvas(self) -> Canvas:
+        if self._canvas is None:
+            self._canvas = draw(self.maps, self.theme, self.title, self.notes)
+        return self._canvas
+
+    def svg(self) -> str:
+        return self.canvas().svg(FONT, self.title)
+
+    def to_dict(self) -> dict:
+        return {"network": self.net.name, "options": self.options.to_dict(), "notes": self.notes,
+                "maps": [{"layers": [n.path for n in m.layers], "shape": list(m.shape), "op": m.op_text(),
+                          "family": m.maker.layer.family} for m in self.maps]}
+
+    def data(self, fmt: str) -> bytes:
+        if fmt == "svg":
+            return self.svg().encode("utf-8")
+        if fmt in ("png", "pdf"):
+            return self.canvas().raster(fmt)
+        if fmt == "json":
+            return dump_json(self.to_dict()).encode("utf-8")
+        if fmt == "html":
+            return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{self.title}</title>'
+                    f'</head><body style="margin:0;background:{self.theme.background};overflow:auto">'
+                    f"{self.svg()}</body></html>\n").encode("utf-8")
+        raise ArchError("E713", "the feature-map picture has no DOT form", None,
+                        hint="write .svg, .png, .pdf, .json or .html; DOT is the graph style's (--style graph)")
+
+    def save(self, path, format: str | None = None) -> Path:
+        path = Path(path)
+        payload = self.data(format_of(path, format))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(payload)
+        return path
+
+    def _repr_svg_(self) -> str:
+        return self.svg()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return {"image/svg+xml": self.svg(), "text/plain": repr(self)}
+
+    def __repr__(self) -> str:
+        return f"<FeatureMaps {self.net.name}: {len(self.maps)} maps>"

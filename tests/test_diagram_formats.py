@@ -1,0 +1,182 @@
+"""Diagram output: every spec in every format, golden DOT and JSON files, the
+feature-map picture, and what happens without graphviz or past its time limit.
+
+Golden files live in tests/golden/diagrams/. After a reviewed change to a spec
+or to the drawing, regenerate them and read the diff:
+
+    ARCHLANG_REGEN=1 .venv/bin/python -m pytest tests/test_diagram_formats.py
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import archlang
+from archlang.backends.diagram import html as html_module
+from archlang.backends.diagram import layout as layout_module
+from archlang.errors import ArchError
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+SPEC_FILES = sorted(SPECS.glob("*.arch"))
+GOLDEN = Path(__file__).resolve().parent / "golden" / "diagrams"
+REGEN = bool(os.environ.get("ARCHLANG_REGEN"))
+FORMATS = ["svg", "png", "pdf", "dot", "json", "html"]
+MAGIC = {"svg": b"<?xml", "png": b"\x89PNG", "pdf": b"%PDF", "dot": b"digraph", "json": b"{",
+         "html": b"<!DOCTYPE html>"}
+LAYERS_GOLDEN_MAX = 100  # the every-layer view has golden files for networks up to this many layers
+
+CASES = [(p, view, {"view": view}) for p in SPEC_FILES for view in ("overview", "blocks")]
+CASES += [(p, "layers", {"view": "layers"}) for p in SPEC_FILES if
+          len(archlang.load(p).nodes) <= LAYERS_GOLDEN_MAX]
+CASES += [(SPECS / "resnet50.arch", "expand-layer3.bottleneck2", {"expand": ["layer3.bottleneck2"]}),
+          (SPECS / "densenet121.arch", "expand-features.denseblock1", {"expand": ["features.denseblock1"]})]
+
+
+def check_golden(name: str, actual: str) -> None:
+    fixture = GOLDEN / name
+    if REGEN:
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        fixture.write_text(actual, encoding="utf-8")
+    assert fixture.exists(), f"no golden file {name}: run ARCHLANG_REGEN=1 pytest {Path(__file__).name}"
+    expected = fixture.read_text(encoding="utf-8")
+    if actual != expected:
+        diff = "".join(list(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True), "golden",
+                                                 "now", n=1))[:40])
+        pytest.fail(f"{name} differs from its golden file (ARCHLANG_REGEN=1 to accept):\n{diff}")
+
+
+@pytest.mark.parametrize("path, view, options", CASES, ids=[f"{p.stem}-{v}" for p, v, _ in CASES])
+def test_golden_dot_and_json(path, view, options):
+    d = archlang.load(path).render(**options)
+    check_golden(f"{path.stem}.{view}.dot", d.dot)
+    check_golden(f"{path.stem}.{view}.json", d.to_json())
+    json.loads(d.to_json())
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=[p.stem for p in SPEC_FILES])
+def test_every_spec_renders_in_every_format(path, tmp_path, monkeypatch):
+    monkeypatch.setattr(html_module, "MAX_STATES", 6)  # the full page is tested in test_diagram_html.py
+    d = archlang.load(path).render()
+    for fmt in FORMATS:
+        out = d.save(tmp_path / f"net.{fmt}")
+        assert out.read_bytes().startswith(MAGIC[fmt]), fmt
+
+
+def test_svg_text_stays_readable_at_natural_size():
+    svg = archlang.load(SPECS / "densenet201.arch").render(view="layers").svg()
+    width, height = (float(x) for x in re.search(r'width="([0-9.]+)pt" height="([0-9.]+)pt"', svg).groups())
+    assert height > 10_000  # a big network makes a big picture ...
+    assert min(float(s) for s in re.findall(r'font-size="([0-9.]+)"', svg)) >= 8  # ... with readable text
+    assert 'viewBox="0.00 0.00 ' in svg and f"{width:.2f}" in svg.split("viewBox")[1][:40]
+
+
+def test_format_from_extension_or_flag(tmp_path):
+    d = archlang.load(SPECS / "lenet5.arch").render()
+    assert d.save(tmp_path / "a.gv").read_text().startswith("digraph")
+    assert d.save(tmp_path / "b.txt", format="json").read_text().startswith("{")
+    with pytest.raises(ArchError) as e:
+        d.save(tmp_path / "c.bmp")
+    assert e.value.code == "E713" and ".svg" in e.value.hint
+
+
+# ---- without graphviz ----------------------------------------------------------------------
+
+def test_missing_dot_is_a_clear_error_and_dot_json_still_work(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` anywhere
+    d = archlang.load(SPECS / "resnet18.arch").render()
+    with pytest.raises(ArchError) as e:
+        d.save(tmp_path / "x.svg")
+    assert e.value.code == "E711" and "not installed" in e.value.message and "apt-get install graphviz" in e.value.hint
+    assert d.save(tmp_path / "x.dot").read_text().startswith("digraph")
+    assert json.loads(d.save(tmp_path / "x.json").read_text())["network"] == "ResNet18"
+    assert "not installed" in d._repr_mimebundle_()["text/plain"]  # a notebook says why, no traceback
+
+
+def test_missing_dot_from_the_command_line(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}
+    run = [sys.executable, "-m", "archlang", "render", str(SPECS / "lenet5.arch"), "-o"]
+    result = subprocess.run(run + [str(tmp_path / "x.png")], capture_output=True, text=True, env=env)
+    assert result.returncode == 1 and "error[E711]" in result.stderr and "Traceback" not in result.stderr
+    assert "install graphviz" in result.stderr
+    result = subprocess.run(run + [str(tmp_path / "x.dot")], capture_output=True, text=True, env=env)
+    assert result.returncode == 0 and (tmp_path / "x.dot").exists()
+
+
+# ---- time limit ----------------------------------------------------------------------------
+
+def test_a_slow_layout_falls_back_to_a_cheap_one_with_a_warning(monkeypatch, capsys):
+    real = layout_module.run_dot
+
+    def slow_unless_cheap(source, fmt, timeout, engine_args=()):
+        if 'splines="line"' not in source:
+            raise subprocess.TimeoutExpired("dot", timeout)
+        return real(source, fmt, timeout, engine_args)
+
+    monkeypatch.setattr(layout_module, "run_dot", slow_unless_cheap)
+    d = archlang.load(SPECS / "resnet18.arch").render(view="layers", timeout=5)
+    assert d.svg().startswith("<?xml")
+    assert "cheaper layout" in capsys.readouterr().err and d.notes
+
+
+def test_a_layout_that_never_finishes_is_an_error_not_a_hang(monkeypatch):
+    def never(source, fmt, timeout, engine_args=()):
+        raise subprocess.TimeoutExpired("dot", timeout)
+
+    monkeypatch.setattr(layout_module, "run_dot", never)
+    with pytest.raises(ArchError) as e:
+        archlang.load(SPECS / "lenet5.arch").render(timeout=0.5).svg()
+    assert e.value.code == "E712" and "ARCHLANG_DOT_TIMEOUT" in e.value.hint
+
+
+def test_the_real_time_limit_stops_dot():
+    with pytest.raises(ArchError) as e:
+        archlang.load(SPECS / "densenet121.arch").render(view="layers", timeout=0.001).svg()
+    assert e.value.code == "E712"
+
+
+# ---- feature maps --------------------------------------------------------------------------
+
+def test_feature_maps_of_lenet(tmp_path):
+    fm = archlang.load(SPECS / "lenet5.arch").render(style="feature-maps")
+    shapes = [m["shape"] for m in fm.to_dict()["maps"]]
+    assert shapes == [[1, 28, 28], [6, 28, 28], [6, 14, 14], [16, 10, 10], [16, 5, 5], [120], [84], [10]]
+    assert [m["op"] for m in fm.to_dict()["maps"]][1:3] == ["conv 5×5 + sigmoid", "avgpool 2×2 /2"]
+    svg = fm.svg()
+    assert svg.startswith("<svg") and "16×5×5" in svg and not fm.notes
+    assert min(float(s) for s in re.findall(r'font-size="([0-9.]+)"', svg)) >= 8 * 96 / 72
+    for fmt in ("svg", "png", "pdf", "json", "html"):
+        assert fm.save(tmp_path / f"f.{fmt}").read_bytes().startswith(MAGIC[fmt] if fmt != "svg" else b"<svg")
+    with pytest.raises(ArchError):
+        fm.save(tmp_path / "f.dot")
+    check_golden("lenet5.feature-maps.json", fm.data("json").decode())
+
+
+def test_feature_maps_say_which_part_of_a_branching_network_they_draw(capsys):
+    fm = archlang.load(SPECS / "resnet18.arch").render(style="feature-maps")
+    assert fm.notes and "main path" in fm.notes[0] and "8 merges" in fm.notes[0]
+    assert "main path" in fm.svg() and "main path" in capsys.readouterr().err
+
+
+def test_a_view_too_big_for_a_bitmap_is_refused_not_shrunk(tmp_path):
+    d = archlang.load(SPECS / "resnet152.arch").render(view="layers")
+    with pytest.raises(ArchError) as e:
+        d.save(tmp_path / "all.png")
+    assert e.value.code == "E712" and "unreadable" in e.value.message and ".svg" in e.value.hint
+
+
+def test_the_readme_pictures(tmp_path, capsys):
+    from archlang.backends.diagram.docs import PICTURES, main
+
+    assert main(["--out", str(tmp_path)]) == 0
+    for _, name, _ in PICTURES:
+        assert (tmp_path / name).read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert {"lenet5.svg", "vgg16.svg", "resnet50.svg"} <= {p.name for p in tmp_path.iterdir()}
