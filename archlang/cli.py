@@ -146,9 +146,9 @@ def cmd_export(args) -> int:
 
 def _model_source(args):
     def factory(path: str, overrides: dict):
-        from archlang.train.source import SpecSource
+        from archlang.train.spec_source import SpecSource
 
-        return SpecSource(_load(args, path))
+        return SpecSource(_load(args, path), _overrides(args.overrides))
     return factory
 
 

@@ -98,6 +98,15 @@ class Network:
         with _gc_paused():
             return summary_dict(self)
 
+    def bundled_source(self) -> str:
+        """The spec with its imports inlined: one self-contained file that builds this network."""
+        parts = []
+        for file, text in self.sources.items():  # imported files first, in the order they were read
+            body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("import "))
+            parts.append((file, body))
+        parts.sort(key=lambda p: p[0] == self.file)
+        return "\n\n".join(f"# ---- from {file}\n{body.strip()}" for file, body in parts) + "\n"
+
     def error_at_output(self, message: str, hint: str | None = None) -> ArchError:
         """An error that points at the last layer's line (e.g. its output does not fit the data)."""
         node = self.nodes[self.output]
@@ -149,6 +158,8 @@ def load(source: str | Path, *, network: str | None = None, input_shape=None, ma
     Raises ArchError (with `.format()` giving the compiler-style message).
     """
     values = {**(overrides or {}), **params}
+    if isinstance(max_layers, bool) or not isinstance(max_layers, int) or max_layers < 1:
+        raise ArchError("E309", f"--max-layers must be a positive integer, not {max_layers!r}", None)
     limits = Limits(max_layers=max_layers)
     program = None
     with _gc_paused():
@@ -192,7 +203,7 @@ def _input_shape(value):
         dims = tuple(int(d) for d in str(value).lower().replace("×", "x").split("x"))
     except ValueError:
         dims = ()
-    if len(dims) not in (1, 3) or min(dims) <= 0:
+    if len(dims) not in (1, 3) or min(dims) <= 0 or max(dims) > 10**15:
         raise ArchError("E309", f"input shape {value!r} is not C×H×W or N", None,
                         hint="write it like 3x224x224 (channels x height x width)")
     return dims

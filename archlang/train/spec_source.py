@@ -1,0 +1,25 @@
+"""The bridge from an elaborated spec (`archlang.load`) to what training needs."""
+
+from __future__ import annotations
+
+from archlang.network import Network
+
+
+class SpecSource:
+    """A `ModelSource` over a Network: shapes, a fresh module per call, the spec text."""
+
+    def __init__(self, net: Network, overrides: dict | None = None):
+        self.net = net
+        self.name = net.name
+        self.input_shape = net.input_shape
+        self.output_shape = net.output_shape
+        self.overrides = dict(overrides or {})
+        # Self-contained (imports inlined) and pinned to this network, so `spec.arch` in the run
+        # directory rebuilds exactly this model.
+        self.source_text = net.bundled_source()
+
+    def build(self, device=None, dtype=None):
+        return self.net.to_torch(device=device, dtype=dtype)
+
+    def output_error(self, message: str, hint: str | None = None) -> Exception:
+        return self.net.error_at_output(message, hint)
