@@ -163,6 +163,9 @@ def did_you_mean(name: str, candidates, what: str = "") -> str | None:
     return None
 
 
+SNIPPET_WIDTH = 160
+
+
 def _snippet(span: Span, sources: SourceMap) -> list[str]:
     lines = sources.lines(span.file)
     if not 1 <= span.line <= len(lines):
@@ -170,10 +173,17 @@ def _snippet(span: Span, sources: SourceMap) -> list[str]:
     text = lines[span.line - 1].replace("\t", " ")
     end = span.end_column if span.end_line == span.line else len(text) + 1
     width = max(1, min(end, len(text) + 1) - span.column)
+    column = span.column
+    if len(text) > SNIPPET_WIDTH:  # a very long line: show a window around the caret
+        start = max(0, min(column - 1 - SNIPPET_WIDTH // 2, len(text) - SNIPPET_WIDTH))
+        text = ("…" if start else "") + text[start:start + SNIPPET_WIDTH] + \
+            ("…" if start + SNIPPET_WIDTH < len(text) else "")
+        column = column - start + (1 if start else 0)
+        width = min(width, SNIPPET_WIDTH)
     gutter = " " * len(str(span.line))
     return [
         f"    {span.line} | {text}",
-        f"    {gutter} | {' ' * (span.column - 1)}{'^' * width}",
+        f"    {gutter} | {' ' * (column - 1)}{'^' * width}",
     ]
 
 

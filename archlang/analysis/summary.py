@@ -58,6 +58,17 @@ def summary_table(net) -> str:
     return "\n".join(out)
 
 
+def _json_value(value):
+    """A setting as JSON: a parameter may hold a layer, a block or a chain (`network N(unit = relu)`)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    return getattr(getattr(value, "defn", value), "name", None) or show(value)  # layer, block; else described
+
+
 def summary_dict(net) -> dict:
     layers = [{
         "name": n.path or n.type,
@@ -76,7 +87,7 @@ def summary_dict(net) -> dict:
     return {
         "network": net.name,
         "file": net.file,
-        "settings": net.settings,
+        "settings": {k: _json_value(v) for k, v in net.settings.items()},
         "input_shape": list(net.input_shape),
         "output_shape": list(net.output_shape),
         "params": net.params,

@@ -4,8 +4,11 @@ and running elaboration and naming on it.
 
 from __future__ import annotations
 
+import math
+
 from archlang.errors import ArchError, Span, did_you_mean
 from archlang.ir.elaborate import Elaborator, Limits
+from archlang.ir.evaluate import MAX_LIST, MAX_VALUE
 from archlang.ir.graph import Scope, assign_names
 from archlang.ir.loader import Program
 from archlang.ir.values import Env, show, type_name
@@ -53,6 +56,7 @@ def coerce(name: str, value, default, span: Span | None):
         except ArchError:
             raise ArchError("E309", f"--set {name}={text}: not a value; {name} is {type_name(default)}", None,
                             hint=f"e.g. --set {name}={show(default)}") from None
+    value = _plain(name, value, span, [MAX_LIST])
     if default is None:
         return value
     ok = (type(value) is type(default) or
@@ -62,6 +66,23 @@ def coerce(name: str, value, default, span: Span | None):
                                 f"but was given {type_name(value)} ({show(value)})", span,
                         hint=f"e.g. --set {name}={show(default)}")
     return float(value) if isinstance(default, float) else value
+
+
+def _plain(name: str, value, span, budget: list):
+    """A value given from Python, held to what a spec can write: numbers finite and at most 10^15,
+    lists (a tuple becomes one) and dicts of at most MAX_LIST items in all."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ArchError("E309", f"parameter `{name}` was given a list of more than {MAX_LIST:,} items", span)
+    if isinstance(value, (list, tuple)):
+        return [_plain(name, v, span, budget) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(name, v, span, budget) for k, v in value.items()}
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            not (math.isfinite(value) and abs(value) <= MAX_VALUE):
+        raise ArchError("E309", f"parameter `{name}` was given {value!r:.30}: numbers in a spec are finite and "
+                                f"at most {MAX_VALUE:.0e}", span)
+    return value
 
 
 def resolve_params(program: Program, net: ast.NetworkDef, bindings: dict, overrides: dict) -> tuple[dict, dict]:
@@ -105,7 +126,11 @@ def build(program: Program, network: str | None, overrides: dict, input_shape, l
     for let in net.lets:
         env.vars[let.name] = elab.eval(let.value, env, None)
     root = Scope("network", net.name, net.span, name="", path="")
-    output = elab.network(net.body, env, root)
+    try:
+        output = elab.network(net.body, env, root)
+    except RecursionError:  # block calls (at most 64 deep) of deeply nested bodies: rare, but not a crash
+        raise ArchError("E604", "the network nests too deeply to elaborate", net.span,
+                        hint="bind inner parts with `let`, or flatten blocks that only call other blocks") from None
     if elab.nodes[0].layer.name != "input":
         raise ArchError("E404", "the network must start with `input(...)`", net.body.span)
     assign_names(root)

@@ -7,6 +7,8 @@ shape errors see real shapes. This is the only stage that builds structure.
 
 from __future__ import annotations
 
+import functools
+
 from archlang.errors import ArchError, Frame, did_you_mean
 from archlang.ir.evaluate import Evaluator
 from archlang.ir.graph import LayerNode, Scope
@@ -17,7 +19,9 @@ from archlang.layers.linear import Flatten
 from archlang.syntax import ast
 
 
-MAX_LAYERS = 100_000  # elaboration takes some 20 µs a layer: this bounds a spec to a few seconds
+# Elaboration and analysis take 20-80 µs a layer: 100,000 layers bound a spec to a few seconds,
+# and still admit the issue's benchmark (pattern.arch with N=10,000 is 20,004 layers).
+MAX_LAYERS = 100_000
 MAX_ARG_ITEMS = 64  # layer arguments are numbers, strings and short lists
 
 
@@ -36,6 +40,8 @@ class Elaborator(Evaluator):
         self.input_shape = input_shape
         self.nodes: list[LayerNode] = []
         self._bound: dict = {}  # (layer, args) -> Layer: repeats reuse one validated layer
+        self._shapes: dict = {}  # (Layer, *input shapes) -> output shape
+        self._trace: tuple = ()  # tuple(self.stack), kept up to date by _block
         self.iterations = 0  # of all repeats, against limits.max_repeat
 
     def shape_of(self, cursor):
@@ -94,20 +100,29 @@ class Elaborator(Evaluator):
 
     # ---- repeats: `[body] * n` and `[body] * n as i`
     def _elab_Repeat(self, node, env, cursor, scope, label):
-        return self._repeat(node.body, node.count, node.index, node, env, cursor, scope, label)
+        count = self._count(node.count, env, cursor)
+        return self._repeat(node.body, count, node.count, node.index, node, env, cursor, scope, label)
 
     def _elab_Arith(self, node, env, cursor, scope, label):
-        if node.ops[-1] != "*" or any(op != "*" for op in node.ops):
+        if any(op != "*" for op in node.ops):
             return self.elab_value_misuse(node, env, cursor)
-        body = node.operands[0] if len(node.ops) == 1 else ast.Arith(
-            span=node.span, operands=node.operands[:-1], ops=node.ops[:-1])
-        return self._repeat(body, node.operands[-1], None, node, env, cursor, scope, label)
+        # `x * a * b` is x repeated a times, and that b times: one repeat of a·b iterations, the
+        # counts evaluated once, left to right (a repeat nested per factor took time quadratic in
+        # the number of factors, and recursion).
+        count = 1
+        for factor in node.operands[1:]:
+            count *= self._count(factor, env, cursor)
+            if count > self.limits.max_repeat:
+                raise self.error("E601", f"repeat count {count} (the product of the counts) is over the limit of "
+                                 f"{self.limits.max_repeat}", factor,
+                                 hint="raise the limit with --max-layers if this is really meant")
+        return self._repeat(node.operands[0], count, node.operands[-1], None, node, env, cursor, scope, label)
 
     def elab_value_misuse(self, node, env, cursor):
         value = self.eval(node, env, cursor)
         raise self.error("E310", f"expected a layer here, found {type_name(value)} ({show(value)})", node)
 
-    def _repeat(self, body, count_node, index, node, env, cursor, scope, label):
+    def _count(self, count_node, env, cursor) -> int:
         count = self.eval(count_node, env, cursor)
         if not isinstance(count, int) or isinstance(count, bool):
             raise self.error("E306", f"a repeat count must be an integer, not {type_name(count)} ({show(count)})",
@@ -117,6 +132,9 @@ class Elaborator(Evaluator):
         if count > self.limits.max_repeat:
             raise self.error("E601", f"repeat count {count} is over the limit of {self.limits.max_repeat}",
                              count_node, hint="raise the limit with --max-layers if this is really meant")
+        return count
+
+    def _repeat(self, body, count, count_node, index, node, env, cursor, scope, label):
         if label:
             scope = self._open(scope, "group", "group", node, label)
         rep = self._open(scope, "repeat", "repeat", node, None, count=count, index=index)
@@ -154,10 +172,12 @@ class Elaborator(Evaluator):
         return self._layer(node, layer_cls, args, env, cursor, scope, label)
 
     def _resolve(self, node, name, env):
-        element = self.blocks.get(name) or (LayerRef(lookup(name).name) if lookup(name) else None)
-        try:
-            value = env.lookup(name)
-        except KeyError:
+        element = self.blocks.get(name)
+        if element is None:
+            layer_cls = lookup(name)
+            element = _layer_ref(layer_cls.name) if layer_cls else None
+        value = env.get(name, _MISSING)
+        if value is _MISSING:
             value = element
         if isinstance(value, (BlockRef, LayerRef, Closure)):
             return value
@@ -192,9 +212,6 @@ class Elaborator(Evaluator):
                 raise self.error("E302", f"`{layer_cls.name}` takes no labelled branches", arg,
                                  hint="labels name branches of add/concat/mul")
             value = self.eval(arg.value, env, cursor)
-            if isinstance(value, (Closure, BlockRef, LayerRef)):
-                raise self.error("E311", f"argument of `{layer_cls.name}` is {type_name(value)}, not a value",
-                                 arg.value)
             if _items(value, MAX_ARG_ITEMS) > MAX_ARG_ITEMS:  # before hashing or validating a huge list
                 fields = list(layer_cls.Args.model_fields)
                 which = arg.name or (fields[len(positional)] if len(positional) < len(fields) else None)
@@ -202,6 +219,11 @@ class Elaborator(Evaluator):
                                  f"{show(value)}, a list of more than {MAX_ARG_ITEMS} items", arg.value,
                                  hint=f"layer arguments are numbers, strings and lists of at most "
                                       f"{MAX_ARG_ITEMS} items")
+            element = _element_in(value)  # a layer or chain, perhaps inside a list: not a value
+            if element is not None:
+                raise self.error("E311", f"argument of `{layer_cls.name}` is {type_name(element)}"
+                                 f"{'' if element is value else ' inside ' + type_name(value)}, not a value",
+                                 arg.value)
             if arg.name:
                 keywords[arg.name] = value
             else:
@@ -223,8 +245,13 @@ class Elaborator(Evaluator):
             raise self.error("E602", f"the network has more than {self.limits.max_layers} layers", node,
                              hint="raise the limit with --max-layers (API: max_layers=) if this is really meant")
         in_shapes = [self.nodes[i].shape for i in inputs]
+        # A layer's shape rule depends on its arguments and input shapes only, and a repeat binds
+        # one Layer for all its iterations (`_bound`): run the rule once per layer and shapes.
+        key = (layer, *in_shapes)
+        shape = self._shapes.get(key)
         try:
-            shape = layer.output_shape(in_shapes)
+            if shape is None:
+                shape = self._shapes[key] = layer.output_shape(in_shapes)
         except ShapeError as e:
             detail = e.detail
             if e.code == "E401":
@@ -234,7 +261,7 @@ class Elaborator(Evaluator):
                 detail = detail or f"input: {fmt_shape(in_shapes[0])}" if in_shapes else detail
             raise ArchError(e.code, e.message, node.span, hint=e.hint, detail=detail, trace=list(self.stack)) from None
         index = len(self.nodes)
-        lnode = LayerNode(index, layer, scope, inputs, in_shapes, shape, node.span, tuple(self.stack),
+        lnode = LayerNode(index, layer, scope, inputs, in_shapes, shape, node.span, self._trace,
                           label=label, implicit=implicit)
         self.nodes.append(lnode)
         scope.add(lnode)
@@ -268,6 +295,7 @@ class Elaborator(Evaluator):
             raise self.error("E604", f"block calls nested more than {self.limits.max_depth} deep", node)
         local = Env(self._bind_block(node, defn, args, env, cursor, ref.globals), ref.globals)
         self.stack.append(Frame(f"call of block `{defn.name}`", node.span, block=defn.name))
+        outer, self._trace = self._trace, tuple(self.stack)  # shared by the layers of this call
         try:
             for let in defn.lets:
                 local.vars[let.name] = self.eval(let.value, local, cursor)
@@ -275,6 +303,7 @@ class Elaborator(Evaluator):
             return self.elab(defn.body, local, cursor, inner, None)
         finally:
             self.stack.pop()
+            self._trace = outer
 
     def _bind_block(self, node, defn, args, env, cursor, globals_):
         names = [p.name for p in defn.params]
@@ -309,6 +338,14 @@ class Elaborator(Evaluator):
         return scope
 
 
+_MISSING = object()
+
+
+@functools.cache
+def _layer_ref(name: str) -> LayerRef:
+    return LayerRef(name)
+
+
 def _items(value, limit: int) -> int:
     """Items in a list or dict, nested ones counted; stops counting past `limit`."""
     if not isinstance(value, (list, dict)):
@@ -319,6 +356,17 @@ def _items(value, limit: int) -> int:
         if n > limit:
             break
     return n
+
+
+def _element_in(value):
+    """The layer, block or chain in a value (it may be inside lists and dicts), or None."""
+    if isinstance(value, (Closure, BlockRef, LayerRef)):
+        return value
+    for v in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+        found = _element_in(v)
+        if found is not None:
+            return found
+    return None
 
 
 def _freeze(value):

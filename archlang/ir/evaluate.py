@@ -18,7 +18,8 @@ from archlang.layers import lookup
 from archlang.syntax import ast
 
 MAX_VALUE = 10**15  # no real size or count comes near; beyond it is a mistake
-MAX_LIST = 1_000_000
+MAX_LIST = 1_000_000  # items in one value, nested lists and characters of strings included
+MAX_WORK = 10_000_000  # items of all the lists and strings a spec builds, so repeats cannot multiply them
 
 _ELEMENTS = (ast.Chain, ast.Labelled, ast.Switch, ast.Cond, ast.Repeat)
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
@@ -37,6 +38,7 @@ class Evaluator:
     def __init__(self, blocks: dict | None = None):
         self.blocks = blocks or {}
         self.stack: list = []
+        self.work = 0  # items built so far (see MAX_WORK)
 
     def error(self, code: str, message: str, node: ast.Node, hint: str | None = None) -> ArchError:
         return ArchError(code, message, node.span, hint=hint, trace=list(self.stack))
@@ -89,7 +91,8 @@ class Evaluator:
         return shape[axis]
 
     def _ListExpr(self, node, env, cursor):
-        return [self.eval(item, env, cursor) for item in node.items]
+        items = [self.eval(item, env, cursor) for item in node.items]
+        return self.sized(items, node, size(items))
 
     def _DictExpr(self, node, env, cursor):
         out = {}
@@ -98,7 +101,7 @@ class Evaluator:
             if not isinstance(k, (int, str, bool)):
                 raise self.error("E306", f"a dict key must be a number or a string, not {type_name(k)}", key)
             out[k] = self.eval(value, env, cursor)
-        return out
+        return self.sized(out, node, size(out))
 
     def _Call(self, node, env, cursor):
         func = node.func
@@ -119,8 +122,10 @@ class Evaluator:
                 raise self.error("E307", f"index {key} is out of range for a list of {len(obj)}", node.key)
             return obj[key]
         if isinstance(obj, dict):
+            if not isinstance(key, (int, float, str)):  # (a list or a layer is no key, and cannot be hashed)
+                raise self.error("E306", f"a dict key is a number or a string, not {type_name(key)}", node.key)
             if key not in obj:
-                keys = ", ".join(show(k) for k in obj)
+                keys = ", ".join(show(k) for k in list(obj)[:8]) + (", ..." if len(obj) > 8 else "")
                 raise self.error("E307", f"key {show(key)} is not in the dict", node.key, hint=f"its keys are {keys}")
             return obj[key]
         raise self.error("E306", f"cannot index {type_name(obj)}", node.obj)
@@ -139,11 +144,9 @@ class Evaluator:
                       "//": operator.floordiv, "%": operator.mod}[op](a, b)
             return self.checked(result, whole)
         if op == "+" and type(a) is type(b) and isinstance(a, (list, str)):
-            return self.sized(a + b, whole)
+            return self.sized(None, whole, size(a) + size(b), lambda: a + b)
         if op == "*" and isinstance(a, (list, str)) and isinstance(b, int) and not isinstance(b, bool):
-            if len(a) * max(b, 0) > MAX_LIST:
-                raise self.error("E605", f"a list of {len(a) * b} items is too large", whole)
-            return a * b
+            return self.sized(None, whole, size(a) * max(b, 0), lambda: a * b)
         raise self.error("E306", f"cannot apply `{op}` to {type_name(a)} and {type_name(b)}", whole)
 
     def checked(self, value, node):
@@ -152,10 +155,16 @@ class Evaluator:
                              hint=f"values in a spec stay below {MAX_VALUE:.0e}")
         return value
 
-    def sized(self, value, node):
-        if len(value) > MAX_LIST:
-            raise self.error("E605", f"a list of {len(value)} items is too large", node)
-        return value
+    def sized(self, value, node, items: int, make=None):
+        """`value` (or `make()`) once its size, `items` (see `size`), is known to be within the limits."""
+        if items > MAX_LIST:
+            raise self.error("E605", f"a value of {items:,} items is too large", node,
+                             hint=f"lists and strings hold at most {MAX_LIST:,} items in all")
+        self.work += items
+        if self.work > MAX_WORK:
+            raise self.error("E605", f"the spec builds lists and strings of more than {MAX_WORK:,} items in all",
+                             node, hint="a big list inside a repeat is built again in every iteration")
+        return make() if make is not None else value
 
     def _Power(self, node, env, cursor):
         base, exp = self.eval(node.base, env, cursor), self.eval(node.exponent, env, cursor)
@@ -163,9 +172,15 @@ class Evaluator:
             raise self.error("E306", f"cannot raise {type_name(base)} to {type_name(exp)}", node)
         if base == 0 and exp < 0:
             raise self.error("E308", "division by zero (0 to a negative power)", node)
-        if abs(exp) > 64 and abs(base) > 1:
+        if exp > 64 and abs(base) > 1:  # (a negative exponent only makes a small number)
             raise self.error("E605", f"{show(base)} ** {show(exp)} is too large", node)
-        return self.checked(base ** exp, node)
+        if base < 0 and exp != int(exp):
+            raise self.error("E306", f"({show(base)}) ** {show(exp)} is not a real number", node,
+                             hint="a negative number has no real fractional power")
+        try:
+            return self.checked(base ** exp, node)
+        except OverflowError:  # a float power beyond the floats (`1e15 ** 64`, `0.5 ** -5000`)
+            raise self.error("E605", f"{show(base)} ** {show(exp)} is too large", node) from None
 
     def _Compare(self, node, env, cursor):
         values = [self.eval(o, env, cursor) for o in node.operands]
@@ -201,6 +216,18 @@ class Evaluator:
     def _IfExpr(self, node, env, cursor):
         chosen = node.then if self.truth(self.eval(node.cond, env, cursor), node.cond) else node.orelse
         return self.eval(chosen, env, cursor)
+
+
+def size(value) -> int:
+    """Items in a value, at least 1: the length of a string; lists and dicts counted deeply, so
+    that a list of one list repeated cannot hide a million copies."""
+    if isinstance(value, str):
+        return max(1, len(value))
+    if isinstance(value, list):
+        return max(1, sum(size(v) if isinstance(v, (list, dict, str)) else 1 for v in value))
+    if isinstance(value, dict):
+        return max(1, sum(size(k) + size(v) for k, v in value.items()))
+    return 1
 
 
 def _numbers(ev: Evaluator, node, name, args, at_least=1):

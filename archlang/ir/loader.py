@@ -7,6 +7,7 @@ once each, and a cycle is an error that names the chain.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,13 +31,17 @@ class Program:
 def read_source(path: Path, span: Span | None = None) -> str:
     where = span or Span(str(path), 1, 1, 1, 1)
     shown = _display(path)
-    if not path.exists():
+    try:
+        missing = not path.exists()
+    except (OSError, ValueError):  # a name too long or with a NUL byte: reading it says why
+        missing = False
+    if missing:
         raise ArchError("E501", f"file not found: {shown}", span, hint="check the path; imports are relative "
                         "to the importing file" if span else None)
     try:
         data = path.read_bytes()
-    except OSError as e:
-        raise ArchError("E502", f"cannot read {shown}: {e.strerror or e}", span) from None
+    except (OSError, ValueError) as e:
+        raise ArchError("E502", f"cannot read {_short(shown)}: {getattr(e, 'strerror', None) or e}", span) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -45,7 +50,12 @@ def read_source(path: Path, span: Span | None = None) -> str:
         raise ArchError("E106", f"{shown} is not UTF-8 text (byte 0x{data[e.start]:02x})",
                         Span(str(path), line, col, line, col + 1) if span is None else where,
                         hint="save the file as UTF-8") from None
-    return text.removeprefix("\ufeff")
+    return normalize_newlines(text.removeprefix("\ufeff"))
+
+
+def normalize_newlines(text: str) -> str:
+    """Old Mac files end lines with a lone CR; the grammar knows LF and CRLF."""
+    return re.sub(r"\r(?!\n)", "\n", text) if "\r" in text else text
 
 
 def load_program(source: str | Path, file: str | None = None) -> Program:
@@ -56,9 +66,13 @@ def load_program(source: str | Path, file: str | None = None) -> Program:
         text = read_source(path)
         file, base = str(path), path.resolve().parent
     else:
-        text, base = str(source), Path.cwd()
+        text, base = normalize_newlines(str(source).removeprefix("\ufeff")), Path.cwd()  # a byte-order mark, as from a file
     program = Program(file, sources, Env({}))
-    _load_file(program, text, file, base, stack=[], own=True, seen=set())
+    try:
+        _load_file(program, text, file, base, stack=[], own=True, seen=set())
+    except ArchError as e:  # a syntax or import error: the message quotes the text read so far
+        e.sources = e.sources or sources
+        raise
     return program
 
 
@@ -86,7 +100,10 @@ def _import(program: Program, item: ast.Import, base: Path, stack: list, seen: s
     if not item.path.endswith(".arch"):
         raise ArchError("E504", f"can only import .arch files, not `{item.path}`", item.span,
                         hint='write `import "other.arch"`')
-    path = (base / item.path).resolve()
+    try:
+        path = (base / item.path).resolve()
+    except (OSError, ValueError) as e:  # e.g. a NUL byte in the name
+        raise ArchError("E502", f"cannot read {_short(item.path)}: {e}", item.span) from None
     name = str(path)
     if name in stack or any(Path(s).resolve() == path for s in stack if not s.startswith("<")):
         chain = " -> ".join(Path(s).name for s in stack + [name])
@@ -104,6 +121,13 @@ def _display(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _short(name: str) -> str:
+    """A file name fit for a message: at most 80 characters, control characters escaped."""
+    if not name.isprintable():
+        name = name.encode("unicode_escape").decode("ascii")
+    return name if len(name) <= 80 else name[:60] + "..." + name[-17:]
 
 
 def _define(program: Program, name: str, item) -> None:

@@ -30,6 +30,16 @@ class Env:
             env = env.parent
         raise KeyError(name)
 
+    def get(self, name: str, default=None):
+        """`lookup` without the exception: elaboration asks for every layer name, which is rarely bound."""
+        env = self
+        while env is not None:
+            vars = env.vars
+            if name in vars:
+                return vars[name]
+            env = env.parent
+        return default
+
     def names(self) -> set[str]:
         out, env = set(), self
         while env is not None:
@@ -81,7 +91,7 @@ def show(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return f'"{value}"'
+        return f'"{value}"' if len(value) <= 60 else f'"{value[:50]}..." ({len(value):,} characters)'
     if isinstance(value, list):
         return "[" + ", ".join(show(v) for v in value[:8]) + (", ..." if len(value) > 8 else "") + "]"
     return type_name(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from archlang.layers.base import Args, Layer, register
+from archlang.layers.base import Args, Layer, ShapeError, fmt_shape, register
 
 
 class _Activation(Layer):
@@ -86,11 +86,21 @@ class SoftmaxArgs(Args):
     dim: int = 1
 
 
+def _softmax_shape(self, inputs):
+    rank = len(inputs[0]) + 1  # torch counts the batch dimension
+    if not -rank <= self.args.dim < rank:
+        raise ShapeError(f"`{self.describe()}`: counting the batch, its input {fmt_shape(inputs[0])} has {rank} "
+                         f"dimensions, so `dim` is from {-rank} to {rank - 1}", code="E301",
+                         hint="dim = 1 is the channels of a map, or the features of a vector")
+    return inputs[0]
+
+
 @register
 class Softmax(_Activation):
     name = "softmax"
     Args = SoftmaxArgs
     doc = "softmax over `dim` (1: channels or classes; the batch is dim 0)"
+    output_shape = _softmax_shape
 
     def torch_module(self, inputs):
         from torch import nn
@@ -104,6 +114,7 @@ class LogSoftmax(_Activation):
     aliases = ("logsoftmax",)
     Args = SoftmaxArgs
     doc = "log of softmax over `dim`"
+    output_shape = _softmax_shape
 
     def torch_module(self, inputs):
         from torch import nn

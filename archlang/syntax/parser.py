@@ -13,7 +13,7 @@ import functools
 import math
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from archlang.errors import ArchError, Span
@@ -21,6 +21,7 @@ from archlang.syntax import ast
 
 GRAMMAR = Path(__file__).resolve().parents[2] / "grammars" / "arch.lark"
 MAX_NESTING = 48  # brackets inside brackets; far beyond any real spec
+MAX_DEPTH = 200  # levels of the syntax tree (`not not ... x`, `- - 1`, `a if c else b if ...`); real specs: < 20
 MAX_LITERAL = 10**15
 
 _OPEN = {"LPAR", "LSQB", "LBRACE"}
@@ -66,8 +67,15 @@ def _tok_span(tok: Token, file: str) -> Span:
     return Span(file, tok.line, tok.column, end_line, end_col)
 
 
+def _new(cls, **fields):
+    # The parser builds each node from parts that already have their types, so it skips
+    # pydantic's validation (model_construct): validating only re-checked them, and building
+    # the validators of the node classes took longer, at each start, than parsing the zoo.
+    return cls.model_construct(**fields)
+
+
 @v_args(meta=True, inline=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):  # a deep tree must give an error, not a RecursionError
     def __init__(self, file: str):
         super().__init__()
         self.file = file
@@ -81,126 +89,127 @@ class _ToAst(Transformer):
     # ---- top level
     def start(self, meta, *items):
         span = self._span(meta) if not meta.empty else Span(self.file, 1, 1, 1, 1)
-        return ast.Module(span=span, file=self.file, items=list(items))
+        return _new(ast.Module, span=span, file=self.file, items=list(items))
 
     def value(self, meta, inner):
         return inner
 
     def import_stmt(self, meta, path):
-        return ast.Import(span=self._span(meta), path=str(path)[1:-1])
+        return _new(ast.Import, span=self._span(meta), path=str(path)[1:-1])
 
     def block_def(self, meta, name, params, body):
         lets, chain = body
-        return ast.BlockDef(span=self._tspan(name), name=str(name), params=params or [], lets=lets, body=chain)
+        return _new(ast.BlockDef, span=self._tspan(name), name=str(name), params=params or [], lets=lets, body=chain)
 
     def network_def(self, meta, name, params, body):
         lets, chain = body
-        return ast.NetworkDef(span=self._tspan(name), name=str(name), params=params or [], lets=lets, body=chain)
+        return _new(ast.NetworkDef, span=self._tspan(name), name=str(name), params=params or [], lets=lets, body=chain)
 
     def network_alias(self, meta, name, base, args):
-        return ast.NetworkAlias(span=self._tspan(base), name=str(name), base=str(base), args=args or [])
+        return _new(ast.NetworkAlias, span=self._tspan(base), name=str(name), base=str(base), args=args or [])
 
     def params(self, meta, *params):
         return [p for p in params if p is not None]
 
     def param(self, meta, name, default):
-        return ast.Param(span=self._tspan(name), name=str(name), default=default)
+        return _new(ast.Param, span=self._tspan(name), name=str(name), default=default)
 
     def body(self, meta, *parts):
         return list(parts[:-1]), parts[-1]
 
     def let_stmt(self, meta, name, value):
-        return ast.Let(span=self._tspan(name), name=str(name), value=value)
+        return _new(ast.Let, span=self._tspan(name), name=str(name), value=value)
 
     # ---- elements
     def chain(self, meta, *items):
-        return items[0] if len(items) == 1 else ast.Chain(span=self._span(meta), items=list(items))
+        return items[0] if len(items) == 1 else _new(ast.Chain, span=self._span(meta), items=list(items))
 
     arg_chain = chain
 
     def labelled(self, meta, name, item):
-        return ast.Labelled(span=self._tspan(name), label=str(name), item=item)
+        return _new(ast.Labelled, span=self._tspan(name), label=str(name), item=item)
 
     def labelled_first(self, meta, name, first, *rest):
-        head = ast.Labelled(span=self._tspan(name), label=str(name), item=first)
-        return ast.Chain(span=self._span(meta), items=[head, *rest]) if rest else head
+        head = _new(ast.Labelled, span=self._tspan(name), label=str(name), item=first)
+        return _new(ast.Chain, span=self._span(meta), items=[head, *rest]) if rest else head
 
     def switch(self, meta, item):
-        return ast.Switch(span=self._span(meta), item=item)
+        return _new(ast.Switch, span=self._span(meta), item=item)
 
     def cond(self, meta, item, cond):
-        return ast.Cond(span=self._span(meta), item=item, cond=cond)
+        return _new(ast.Cond, span=self._span(meta), item=item, cond=cond)
 
     def repeat(self, meta, product, index):
         if not (isinstance(product, ast.Arith) and product.ops[-1] == "*"):
             raise ArchError("E105", f"`as {index}` must follow a repeat such as `[conv] * 3`",
                             self._tspan(index), hint=f"write `[...] * n as {index}`")
         ops, operands = product.ops[:-1], product.operands[:-1]
-        body = operands[0] if not ops else ast.Arith(span=product.span, operands=operands, ops=ops)
-        return ast.Repeat(span=self._span(meta), body=body, count=product.operands[-1], index=str(index))
+        body = operands[0] if not ops else _new(ast.Arith, span=product.span, operands=operands, ops=ops)
+        return _new(ast.Repeat, span=self._span(meta), body=body, count=product.operands[-1], index=str(index))
 
     # ---- expressions
     def if_expr(self, meta, then, cond, orelse):
-        return ast.IfExpr(span=self._span(meta), cond=cond, then=then, orelse=orelse)
+        return _new(ast.IfExpr, span=self._span(meta), cond=cond, then=then, orelse=orelse)
 
     def or_(self, meta, *values):
-        return ast.BoolOp(span=self._span(meta), op="or", values=list(values))
+        return _new(ast.BoolOp, span=self._span(meta), op="or", values=list(values))
 
     def and_(self, meta, *values):
-        return ast.BoolOp(span=self._span(meta), op="and", values=list(values))
+        return _new(ast.BoolOp, span=self._span(meta), op="and", values=list(values))
 
     def not_(self, meta, operand):
-        return ast.Not(span=self._span(meta), operand=operand)
+        return _new(ast.Not, span=self._span(meta), operand=operand)
 
     def compare(self, meta, *parts):
-        return ast.Compare(span=self._span(meta), operands=list(parts[::2]), ops=[str(op) for op in parts[1::2]])
+        return _new(ast.Compare, span=self._span(meta), operands=list(parts[::2]), ops=[str(op) for op in parts[1::2]])
 
     def arith(self, meta, *parts):
-        return ast.Arith(span=self._span(meta), operands=list(parts[::2]), ops=[str(op) for op in parts[1::2]])
+        return _new(ast.Arith, span=self._span(meta), operands=list(parts[::2]), ops=[str(op) for op in parts[1::2]])
 
     def unary(self, meta, op, operand):
         if isinstance(operand, ast.Number):  # `-1` is a literal, not an operation
             value = -operand.value if op == "-" else operand.value
-            return ast.Number(span=self._span(meta), value=value)
-        return ast.Unary(span=self._span(meta), op=str(op), operand=operand)
+            return _new(ast.Number, span=self._span(meta), value=value)
+        return _new(ast.Unary, span=self._span(meta), op=str(op), operand=operand)
 
     def power(self, meta, base, _op, exponent):
-        return ast.Power(span=self._span(meta), base=base, exponent=exponent)
+        return _new(ast.Power, span=self._span(meta), base=base, exponent=exponent)
 
     def call(self, meta, func, args):
-        return ast.Call(span=func.span, func=func, args=args or [])
+        return _new(ast.Call, span=func.span, func=func, args=args or [])
 
     def index(self, meta, obj, key):
-        return ast.Index(span=self._span(meta), obj=obj, key=key)
+        return _new(ast.Index, span=self._span(meta), obj=obj, key=key)
 
     def number(self, meta, tok):
         text = str(tok)
-        value = int(text) if text.isdigit() else float(text)
+        # (int() refuses more than 4300 digits; such a literal is out of range anyway)
+        value = int(text) if text.isdigit() and len(text) <= 20 else float(text)
         if not math.isfinite(value) or abs(value) > MAX_LITERAL:
             raise ArchError("E108", f"number {text[:20]} is out of range", self._tspan(tok),
                             hint=f"numbers in a spec are at most {MAX_LITERAL:.0e}")
-        return ast.Number(span=self._tspan(tok), value=value)
+        return _new(ast.Number, span=self._tspan(tok), value=value)
 
     def string(self, meta, tok):
-        return ast.String(span=self._tspan(tok), value=str(tok)[1:-1])
+        return _new(ast.String, span=self._tspan(tok), value=str(tok)[1:-1])
 
     def true(self, meta):
-        return ast.Bool(span=self._span(meta), value=True)
+        return _new(ast.Bool, span=self._span(meta), value=True)
 
     def false(self, meta):
-        return ast.Bool(span=self._span(meta), value=False)
+        return _new(ast.Bool, span=self._span(meta), value=False)
 
     def name(self, meta, tok):
-        return ast.Name(span=self._tspan(tok), id=str(tok))
+        return _new(ast.Name, span=self._tspan(tok), id=str(tok))
 
     def in_shape(self, meta, attr):
-        return ast.InShape(span=self._span(meta), attr=str(attr))
+        return _new(ast.InShape, span=self._span(meta), attr=str(attr))
 
     def bracket(self, meta, items):
-        return ast.ListExpr(span=self._span(meta), items=items or [])
+        return _new(ast.ListExpr, span=self._span(meta), items=items or [])
 
     def dict(self, meta, pairs):
-        return ast.DictExpr(span=self._span(meta), pairs=pairs or [])
+        return _new(ast.DictExpr, span=self._span(meta), pairs=pairs or [])
 
     def paren(self, meta, inner):
         return inner
@@ -215,13 +224,13 @@ class _ToAst(Transformer):
         return (key, value)
 
     def args(self, meta, *args):
-        return [a if isinstance(a, ast.Arg) else ast.Arg(span=a.span, value=a) for a in args if a is not None]
+        return [a if isinstance(a, ast.Arg) else _new(ast.Arg, span=a.span, value=a) for a in args if a is not None]
 
     def kwarg(self, meta, name, value):
-        return ast.Arg(span=self._tspan(name), name=str(name), value=value)
+        return _new(ast.Arg, span=self._tspan(name), name=str(name), value=value)
 
     def branch_label(self, meta, name, value):
-        return ast.Arg(span=self._tspan(name), label=str(name), value=value)
+        return _new(ast.Arg, span=self._tspan(name), label=str(name), value=value)
 
 
 @functools.cache
@@ -302,8 +311,25 @@ def _run(text: str, file: str, start: str):
     parser = _parser()
     parser.options.postlex.file = file  # the shared post-lexer names the file in its errors
     try:
-        return _ToAst(file).transform(parser.parse(text, start=start))
+        tree = _ToAst(file).transform(parser.parse(text, start=start))
     except VisitError as e:  # an ArchError raised inside a transformer callback
         raise e.orig_exc from None
     except UnexpectedInput as e:
         raise _syntax_error(e, text, file) from None
+    _check_depth(tree)
+    return tree
+
+
+def _check_depth(root) -> None:
+    """Every later stage walks the tree recursively: refuse one deeper than MAX_DEPTH."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ArchError("E104", f"expression nested more than {MAX_DEPTH} deep", node.span,
+                            hint="split the expression with `let` or a `block`")
+        for value in node.__dict__.values():
+            for item in value if isinstance(value, (list, tuple)) else (value,):
+                for child in item if isinstance(item, tuple) else (item,):  # dict pairs are tuples
+                    if isinstance(child, ast.Node):
+                        stack.append((child, depth + 1))
