@@ -74,3 +74,10 @@ def test_analysis_never_imports_torch_or_graphviz(command):
             "assert 'torch' not in sys.modules and 'graphviz' not in sys.modules, 'heavy import'; sys.exit(rc)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_ten_thousand_conv_layers_check_by_default():
+    # The benchmark of the analyzer issue: 20,004 layers must be within the default limits.
+    result = run("check", "-q", str(SPECS / "pattern.arch"), "--set", "N=10000", "--set", "M=1",
+                 "--set", "pool=false")
+    assert result.returncode == 0, result.stderr
