@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import nn
 
 from archlang.train.command import add_eval_parser, add_train_parser
@@ -26,11 +25,11 @@ def lenet5(classes: int = 10) -> nn.Module:
         nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, classes))
 
 
-def tiny_net(channels: int = 1, size: int = 8, classes: int = 10) -> nn.Module:
+def tiny_net(channels: int = 1, size: int = 8, classes: int = 10, width: int = 4) -> nn.Module:
     """A small conv net with BatchNorm and dropout, fast enough for many tests."""
     return nn.Sequential(
-        nn.Conv2d(channels, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.1), nn.Linear(4 * (size // 2) ** 2, classes))
+        nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.1), nn.Linear(width * (size // 2) ** 2, classes))
 
 
 class FakeSpecError(Exception):
@@ -65,8 +64,9 @@ class FakeSource:
         return FakeSpecError(message, hint)
 
 
-def tiny_source(channels: int = 1, size: int = 8, classes: int = 10, **kw) -> FakeSource:
-    return FakeSource(factory=lambda: tiny_net(channels, size, classes), name="Tiny",
+def tiny_source(channels: int = 1, size: int = 8, classes: int = 10, width: int = 4,
+                **kw) -> FakeSource:
+    return FakeSource(factory=lambda: tiny_net(channels, size, classes, width), name="Tiny",
                       input_shape=(channels, size, size), output_shape=(classes,), **kw)
 
 
@@ -87,13 +87,16 @@ class BlowUp(nn.Module):
 
 
 def parse(argv: list[str], overrides: dict | None = None) -> argparse.Namespace:
-    """Parse a train/eval command as the main CLI will (it adds --set itself)."""
+    """Parse a train/eval command as the main CLI does: it adds FILE and --set."""
     parser = argparse.ArgumentParser(prog="archlang")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_train_parser(sub)
-    add_eval_parser(sub)
+    for add in (add_train_parser, add_eval_parser):
+        command = add(sub)
+        command.add_argument("file", metavar="FILE")
+        command.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
-    args.overrides = overrides or {}
+    if overrides:
+        args.overrides = overrides
     return args
 
 

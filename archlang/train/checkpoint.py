@@ -23,6 +23,11 @@ CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
 METRICS = "metrics.jsonl"
 
+# mkstemp creates files readable by the owner only; run files should get the
+# usual permissions, as open() would give them.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def write_atomic(path: Path, payload: bytes) -> None:
     """Write via a temp file in the same directory, fsync, then rename over.
@@ -32,6 +37,7 @@ def write_atomic(path: Path, payload: bytes) -> None:
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())

@@ -1,9 +1,10 @@
 """``archlang train`` and ``archlang eval``: argparse wiring and exit codes.
 
-The main CLI owns ``--set NAME=VALUE`` (and ``--input``): it adds them to the
-sub-parsers returned here and hands the parsed values over as
-``args.overrides`` (a dict); ``model_source_factory(path, overrides)`` turns a
-spec file into a model source.
+The main CLI owns the spec arguments: it adds ``FILE`` (as ``args.file``),
+``--set NAME=VALUE`` (as ``args.overrides``, a list of "NAME=VALUE" strings or
+a dict) and ``--input`` to the sub-parsers returned here.
+``model_source_factory(path, overrides)`` turns a spec file into a model
+source.
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ data sources: digits (scikit-learn's 8x8 digits, the default), mnist:DIR (IDX
 files), cifar10:DIR (python batches), folder:DIR (one sub-folder per class),
 npz:FILE (arrays x and y). Images are resized and converted grey<->RGB to the
 network's input and normalized with the training split's mean and std.
-Sources without a test split are split 80/20 with a fixed seed (the same for
-every --seed, so runs and `archlang eval` share one validation set).
+Sources without a test split are split 80/20 within each class, with a fixed
+seed (the same for every --seed, so runs and `archlang eval` share one
+validation set).
 
 RUN_DIR receives metrics.jsonl, checkpoint.pt, best.pt, curves.png,
 config.json and spec.arch."""
@@ -36,7 +38,6 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("train", help=TRAIN_HELP, description=TRAIN_HELP,
                                    epilog=TRAIN_EPILOG,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("file", metavar="FILE", help="the .arch spec to train")
     _data_options(parser)
     _optimization_options(parser)
     _execution_options(parser)
@@ -71,7 +72,7 @@ def _optimization_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--momentum", metavar="M", type=float,
                         help="SGD momentum (default: 0.9; sgd only)")
     parser.add_argument("--weight-decay", metavar="WD", type=float,
-                        help="weight decay (default: 0.01 for adamw, 0 otherwise)")
+                        help="weight decay (default: 0.05 for adamw, 0 otherwise)")
     parser.add_argument("--l1", metavar="L1", type=float, default=0.0,
                         help="L1 penalty on the weights (not biases), added to the loss")
     parser.add_argument("--scheduler", choices=SCHEDULERS, default="cosine",
@@ -92,13 +93,12 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nproc", metavar="P", type=int,
                         help="train in P processes with DistributedDataParallel (gloo on CPU, "
                              "nccl on CUDA), relaunched through torch.distributed.run; "
-                             "--batch-size stays the global batch")
+                             "--batch-size stays the global batch; ignored under torchrun")
 
 
 def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     text = "evaluate a training checkpoint on the validation split"
     parser = subparsers.add_parser("eval", help=text, description=text)
-    parser.add_argument("file", metavar="FILE", help="the .arch spec the checkpoint was trained from")
     parser.add_argument("--checkpoint", metavar="CKPT", required=True,
                         help="best.pt or checkpoint.pt, or a run directory (uses its best.pt)")
     parser.add_argument("--data", metavar="SOURCE", default="digits",
@@ -123,7 +123,7 @@ def run_train(args: argparse.Namespace, model_source_factory: Factory) -> int:
     info = distributed.detect()
 
     def work() -> int:
-        if args.nproc is not None and not info.active:
+        if args.nproc is not None and not distributed.launched():
             return _relaunch(args)
         config = config_from_args(args).resolved()  # bad options fail before the spec loads
         train(model_source_factory(args.file, _overrides(args)), config)
@@ -146,7 +146,11 @@ def run_eval(args: argparse.Namespace, model_source_factory: Factory) -> int:
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    return dict(getattr(args, "overrides", None) or {})
+    """``--set`` values as a dict, whether the CLI passed a dict or NAME=VALUE strings."""
+    given = getattr(args, "overrides", None) or {}
+    if isinstance(given, dict):
+        return dict(given)
+    return dict(item.partition("=")[::2] for item in given)
 
 
 def _guarded(work: Callable[[], int], info: distributed.DistInfo) -> int:

@@ -124,21 +124,45 @@ def _check_channels(raw_channels: int, channels: int, source: str) -> None:
 
 
 def _split(raw: RawData):
-    """Use the source's own test split as validation, else a fixed 80/20 split."""
+    """Use the source's own test split as validation, else a fixed stratified split."""
     if raw.val_x is not None:
         return raw.train_x, raw.train_y, raw.val_x, raw.val_y, "the source's test split"
     n = len(raw.train_y)
     if n < 2:
         raise TrainError(f"{raw.source}: {n} image(s) cannot be split into train and validation")
-    order = torch.from_numpy(np.random.RandomState(SPLIT_SEED).permutation(n))
-    n_train = min(n - 1, max(1, int(n * (1 - VAL_FRACTION))))
-    tr, va = order[:n_train], order[n_train:]
-    split = f"seeded {round(100 * (1 - VAL_FRACTION))}/{round(100 * VAL_FRACTION)} split"
-    return raw.train_x[tr], raw.train_y[tr], raw.train_x[va], raw.train_y[va], split
+    val = torch.from_numpy(_stratified_val(raw.train_y.numpy()))
+    keep = torch.ones(n, dtype=torch.bool)
+    keep[val] = False
+    train = torch.nonzero(keep).flatten()
+    split = f"stratified {round(100 * (1 - VAL_FRACTION))}/{round(100 * VAL_FRACTION)} split"
+    return raw.train_x[train], raw.train_y[train], raw.train_x[val], raw.train_y[val], split
+
+
+def _stratified_val(labels: np.ndarray) -> np.ndarray:
+    """Validation indices: VAL_FRACTION of every class, drawn with SPLIT_SEED.
+
+    Stratifying keeps every class in the validation set in its true share,
+    which makes accuracy on a few hundred images a steadier estimate.
+    """
+    rng = np.random.RandomState(SPLIT_SEED)
+    parts = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        members = members[rng.permutation(len(members))]
+        parts.append(members[:int(round(len(members) * VAL_FRACTION))])
+    val = np.sort(np.concatenate(parts))
+    if len(val) == 0:  # every class too small to give one up: take any image
+        val = np.array([rng.randint(len(labels))])
+    return val
 
 
 def _statistics(x: torch.Tensor, adapter: Adapter, channels: int) -> Normalization:
-    """Per-channel mean and std of the training images (0..1 scale, native size)."""
+    """Per-channel mean and std of the training images (0..1 scale, native size).
+
+    Native size because resizing all of CIFAR to 224×224 just for two numbers
+    would cost more than an epoch; bilinear resizing keeps the mean and only
+    shrinks the std a little.
+    """
     total = torch.zeros(channels, dtype=torch.float64)
     squares = torch.zeros(channels, dtype=torch.float64)
     count = 0

@@ -42,10 +42,15 @@ class DistInfo:
         return self.world > 1
 
 
+def launched() -> bool:
+    """Whether this process is a torchrun worker (possibly the only one)."""
+    return "WORLD_SIZE" in os.environ and "RANK" in os.environ
+
+
 def detect() -> DistInfo:
     """This process's place in a torchrun job (a single process outside one)."""
     env = os.environ
-    if "WORLD_SIZE" not in env or "RANK" not in env:
+    if not launched():
         return DistInfo()
     try:
         world = int(env["WORLD_SIZE"])
@@ -69,6 +74,25 @@ def process_group(info: DistInfo, device: torch.device):
         yield
     finally:
         dist.destroy_process_group()
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # honours taskset / container CPU sets
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def cpu_threads(processes: int) -> int:
+    """Compute threads per process: this process's share of the cores, less one.
+
+    The spare core runs the Python side (batch assembly, bookkeeping) and
+    whatever else the machine does. On a busy 2-core box this matters a lot:
+    10 epochs of LeNet-5 on digits took 6 s with one thread and 72-157 s
+    with two, their barrier spinning against other work; on quiet cores two
+    threads were only about 10 % faster (bench/train_results.md).
+    """
+    return max(1, usable_cores() // processes - 1)
 
 
 def select_device(name: str, info: DistInfo) -> torch.device:
@@ -145,8 +169,8 @@ def strip_nproc(argv: list[str]) -> list[str]:
 def relaunch(nproc: int, argv: list[str]) -> int:
     """Run ``archlang <argv>`` in ``nproc`` processes; return their exit code."""
     env = dict(os.environ)
-    # Split the cores among the workers (torchrun would force 1 and warn).
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    # Set it ourselves: torchrun would force 1 and print a warning about it.
+    env.setdefault("OMP_NUM_THREADS", str(cpu_threads(nproc)))
     with tempfile.TemporaryDirectory(prefix="archlang-ddp-") as tmp:
         exit_file = Path(tmp) / "exit"
         env[EXIT_FILE_ENV] = str(exit_file)

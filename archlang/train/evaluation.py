@@ -95,6 +95,8 @@ class EvalResult:
 def evaluate(source: ModelSource, checkpoint: str, data: str = "digits", *,
              device: str = "auto", batch_size: int = EVAL_BATCH) -> EvalResult:
     """Evaluate a training checkpoint on the validation split of ``data``."""
+    if batch_size < 1:
+        raise TrainError(f"--batch-size must be positive, got {batch_size}")
     torch_device = select_device(device, DistInfo())
     state = ckpt.load(checkpoint)
     norm = state.get("normalization")

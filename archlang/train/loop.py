@@ -1,6 +1,7 @@
 """``train()``: set a run up, resume it if asked, and run its epochs."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -22,10 +23,12 @@ from .distributed import DistInfo
 from .evaluation import EVAL_BATCH, autocast, check_built_output, check_fit, to_device, validate
 from .plot import draw_curves
 from .progress import Reporter
+from .schedule import make_scheduler
 
-# Settings that must match to continue a run; --epochs may grow.
-RESUME_KEYS = ("data", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "l1",
-               "scheduler", "augment", "seed")
+# Settings that must match to continue a run. --epochs is one: the lr
+# schedule is laid out over the run's length, so a longer run is a new run.
+RESUME_KEYS = ("data", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
+               "l1", "scheduler", "augment", "seed")
 
 
 @dataclass
@@ -52,6 +55,9 @@ class Run:
     optimizer: torch.optim.Optimizer = None
     scheduler: object = None
     scaler: torch.amp.GradScaler = None
+    sampler: EpochBatchSampler = None
+    train_loader: torch.utils.data.DataLoader = None
+    val_loader: torch.utils.data.DataLoader = None
     history: list[dict] = field(default_factory=list)
     best_acc: float = -1.0
     best_epoch: int = 0
@@ -67,12 +73,14 @@ def train(source: ModelSource, config: TrainConfig) -> TrainResult:
     cfg = config.resolved()
     info = distributed.detect()
     device = distributed.select_device(cfg.device, info)
-    if device.type == "cpu":
-        # Processes on one machine share its cores; oversubscribing slows all.
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.local_world))
-    with distributed.process_group(info, device):
-        run = _setup(source, cfg, info, device)
-        return _run_epochs(run)
+    threads = torch.get_num_threads()
+    if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:  # the user's choice wins
+        torch.set_num_threads(distributed.cpu_threads(info.local_world))
+    try:
+        with distributed.process_group(info, device):
+            return _run_epochs(_setup(source, cfg, info, device))
+    finally:
+        torch.set_num_threads(threads)  # train() may be one call in a longer program
 
 
 def default_run_dir(name: str) -> Path:
@@ -93,8 +101,9 @@ def _setup(source: ModelSource, cfg: TrainConfig, info: DistInfo, device: torch.
     _seed_everything(derived_seed(cfg.seed, info.rank, 2))  # per-rank dropout streams
     run = Run(cfg, source, info, device, reporter, data,
               Path(cfg.out) if cfg.out else default_run_dir(source.name), raw_model)
+    _loaders(run)
     run.optimizer = _optimizer(cfg, raw_model)
-    run.scheduler = _scheduler(cfg, run.optimizer)
+    run.scheduler = make_scheduler(cfg.scheduler, run.optimizer, len(run.train_loader), cfg.epochs)
     run.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
     slots = 1 if cfg.optimizer == "sgd" else 2
     error = None
@@ -135,14 +144,16 @@ def _optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimize
     return kind(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def _scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer):
-    """Stepped once per epoch; ``step`` divides the lr by 10 every third of the run."""
-    if cfg.scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-    if cfg.scheduler == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, cfg.epochs // 3),
-                                               gamma=0.1)
-    return None
+def _loaders(run: Run) -> None:
+    """This rank's loaders; --batch-size is global, so each rank takes B/P."""
+    cfg, info = run.cfg, run.info
+    run.sampler = EpochBatchSampler(len(run.data.train), cfg.batch_size // info.world,
+                                    seed=cfg.seed, rank=info.rank, world=info.world)
+    val_sampler = EpochBatchSampler(len(run.data.val), EVAL_BATCH, seed=None,
+                                    rank=info.rank, world=info.world)
+    pin = run.device.type == "cuda"
+    run.train_loader = loader(run.data.train, run.sampler, cfg.workers, pin)
+    run.val_loader = loader(run.data.val, val_sampler, cfg.workers, pin)
 
 
 def _prepare_files(run: Run, need_bytes: int) -> None:
@@ -172,8 +183,6 @@ def _config_record(run: Run) -> dict:
 
 def _plain(value):
     """Overrides as JSON-able plain values (also what weights_only can load)."""
-    import json
-
     return json.loads(json.dumps(value or {}, default=str))
 
 
@@ -203,7 +212,6 @@ def _resume(run: Run) -> None:
     run.optimizer.load_state_dict(state["optimizer"])
     if run.scheduler is not None:
         run.scheduler.load_state_dict(state["scheduler"])
-        _extend_schedule(run, state["config"]["epochs"])
     run.scaler.load_state_dict(state["scaler"])
     run.history = state["history"]
     run.best_acc, run.best_epoch = state["best_val_acc"], state["best_epoch"]
@@ -232,36 +240,16 @@ def _check_same_run(run: Run, state: dict) -> None:
                          "resume with the same settings, or start a new run with another --out")
 
 
-def _extend_schedule(run: Run, saved_epochs: int) -> None:
-    """With a changed --epochs, stretch the schedule over the new length."""
-    if saved_epochs == run.cfg.epochs:
-        return
-    run.reporter.note(f"--epochs changed {saved_epochs} → {run.cfg.epochs}; "
-                      "the learning-rate schedule now spans the new length")
-    if isinstance(run.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
-        run.scheduler.T_max = run.cfg.epochs
-    elif isinstance(run.scheduler, torch.optim.lr_scheduler.StepLR):
-        run.scheduler.step_size = max(1, run.cfg.epochs // 3)
-
-
 # ---------------------------------------------------------------- epochs
 
 def _run_epochs(run: Run) -> TrainResult:
-    cfg, info = run.cfg, run.info
-    per_rank = cfg.batch_size // info.world
-    sampler = EpochBatchSampler(len(run.data.train), per_rank, seed=cfg.seed,
-                                rank=info.rank, world=info.world)
-    pin = run.device.type == "cuda"
-    train_loader = loader(run.data.train, sampler, cfg.workers, pin)
-    val_sampler = EpochBatchSampler(len(run.data.val), EVAL_BATCH, seed=None,
-                                    rank=info.rank, world=info.world)
-    val_loader = loader(run.data.val, val_sampler, cfg.workers, pin)
+    cfg = run.cfg
     if run.start_epoch > cfg.epochs:
         run.reporter.info(f"nothing to do: {run.run_dir} already has {run.start_epoch - 1} "
                           f"epochs (--epochs {cfg.epochs})")
     for epoch in range(run.start_epoch, cfg.epochs + 1):
-        sampler.set_epoch(epoch)
-        record = _epoch(run, epoch, train_loader, val_loader)
+        run.sampler.set_epoch(epoch)
+        record = _epoch(run, epoch)
         improved = record["val_acc"] > run.best_acc
         if improved:
             run.best_acc, run.best_epoch = record["val_acc"], epoch
@@ -273,22 +261,19 @@ def _run_epochs(run: Run) -> TrainResult:
     return TrainResult(run.run_dir, run.best_acc, run.best_epoch, run.history)
 
 
-def _epoch(run: Run, epoch: int, train_loader, val_loader) -> dict:
+def _epoch(run: Run, epoch: int) -> dict:
     started = time.perf_counter()
-    lr = run.optimizer.param_groups[0]["lr"]
-    bar = run.reporter.bar(f"epoch {epoch}/{run.cfg.epochs}", len(train_loader))
+    bar = run.reporter.bar(f"epoch {epoch}/{run.cfg.epochs}", len(run.train_loader))
     try:
-        loss, acc, images = _train_pass(run, epoch, train_loader, bar)
+        loss, acc, images, lr = _train_pass(run, epoch, bar)
     except TrainError:
         bar.abandon()
         raise
     train_seconds = time.perf_counter() - started
-    val_loss, confusion = validate(run.model, val_loader, run.device, run.data.num_classes,
+    val_loss, confusion = validate(run.model, run.val_loader, run.device, run.data.num_classes,
                                    amp=run.cfg.amp, channels_last=run.cfg.channels_last,
                                    info=run.info)
     val_acc = int(confusion.trace()) / max(1, int(confusion.sum()))
-    if run.scheduler is not None:
-        run.scheduler.step()
     record = {"epoch": epoch, "train_loss": loss, "train_acc": acc, "val_loss": val_loss,
               "val_acc": val_acc, "lr": lr, "seconds": round(time.perf_counter() - started, 3),
               "images_per_s": round(images / max(train_seconds, 1e-9), 1)}
@@ -299,39 +284,60 @@ def _epoch(run: Run, epoch: int, train_loader, val_loader) -> dict:
     return record
 
 
-def _train_pass(run: Run, epoch: int, train_loader, bar) -> tuple[float, float, int]:
-    """One pass over the training split; returns mean loss, accuracy, images (all ranks)."""
-    cfg, device = run.cfg, run.device
+def _train_pass(run: Run, epoch: int, bar) -> tuple[float, float, int, float]:
+    """One pass over the training split.
+
+    Returns mean loss, accuracy and image count over all ranks, and the
+    learning rate of the last step.
+    """
     run.model.train()
-    generator = torch.Generator().manual_seed(derived_seed(cfg.seed, epoch, run.info.rank, 3))
-    adapter = run.data.train.adapter
-    fill = (-adapter.mean / adapter.std).flatten()  # black, normalized
-    l1_params = [p for p in run.raw_model.parameters() if p.ndim > 1] if cfg.l1 else []
+    # Seeded by (seed, epoch, rank), like the shuffling, so --resume repeats it.
+    generator = torch.Generator().manual_seed(derived_seed(run.cfg.seed, epoch, run.info.rank, 3))
+    l1_params = [p for p in run.raw_model.parameters() if p.ndim > 1] if run.cfg.l1 else []
     totals = torch.zeros(3, dtype=torch.float64)
+    lr = run.optimizer.param_groups[0]["lr"]
     started = time.perf_counter()
-    for step, (x, y) in enumerate(train_loader, 1):
-        x, y = to_device(x, y, device, cfg.channels_last)
-        if cfg.augment:
-            x = augment(x, generator, fill)
-        with autocast(device, cfg.amp):
-            out = run.model(x)
-        loss = F.cross_entropy(out.float(), y)
-        total = loss + cfg.l1 * sum(p.abs().sum() for p in l1_params) if l1_params else loss
-        run.optimizer.zero_grad(set_to_none=True)
-        run.scaler.scale(total).backward()
-        stats = torch.tensor([loss.item() * len(y), (out.argmax(1) == y).sum().item(), len(y),
-                              0.0 if torch.isfinite(total).item() else 1.0], dtype=torch.float64)
-        distributed.all_sum(stats, run.info)
+    for step, (x, y) in enumerate(run.train_loader, 1):
+        lr = run.optimizer.param_groups[0]["lr"]
+        stats = _step(run, x, y, generator, l1_params)
         if stats[3] > 0:
-            raise _nonfinite(run, epoch, step, len(train_loader), total.item())
-        run.scaler.step(run.optimizer)
-        run.scaler.update()
+            raise _nonfinite(run, epoch, step, len(run.train_loader), float(stats[4]))
         totals += stats[:3]
         loss_sum, correct, count = totals.tolist()
         bar.update(step, loss_sum / count, correct / count,
                    count / max(time.perf_counter() - started, 1e-9))
     count = max(1.0, float(totals[2]))
-    return float(totals[0]) / count, float(totals[1]) / count, int(totals[2])
+    return float(totals[0]) / count, float(totals[1]) / count, int(totals[2]), lr
+
+
+def _step(run: Run, x, y, generator: torch.Generator, l1_params: list) -> torch.Tensor:
+    """One optimizer step, skipped when the loss is not finite on any rank.
+
+    Returns [loss × images, correct, images, ranks with a non-finite loss,
+    this rank's loss], the first four summed over all ranks. The sum doubles
+    as the agreement that keeps every rank stopping at the same step.
+    """
+    cfg, device = run.cfg, run.device
+    x, y = to_device(x, y, device, cfg.channels_last)
+    if cfg.augment:
+        adapter = run.data.train.adapter
+        x = augment(x, generator, (-adapter.mean / adapter.std).flatten())  # pad with black
+    with autocast(device, cfg.amp):
+        out = run.model(x)
+    loss = F.cross_entropy(out.float(), y)
+    total = loss + cfg.l1 * sum(p.abs().sum() for p in l1_params) if l1_params else loss
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(total).backward()
+    value = total.item()
+    stats = torch.tensor([loss.item() * len(y), (out.argmax(1) == y).sum().item(), len(y),
+                          0.0 if math.isfinite(value) else 1.0], dtype=torch.float64)
+    distributed.all_sum(stats, run.info)
+    if stats[3] == 0:
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        if run.scheduler is not None:
+            run.scheduler.step()
+    return torch.cat([stats, torch.tensor([value], dtype=torch.float64)])
 
 
 def _nonfinite(run: Run, epoch: int, step: int, steps: int, value: float) -> TrainError:

@@ -7,6 +7,7 @@ integer labels. Adapting them to the network's input happens in ``data.py``.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import pickle
 import struct
 from dataclasses import dataclass
@@ -36,9 +37,7 @@ class RawData:
 def read_source(source: str, input_shape: tuple[int, ...]) -> RawData:
     """Read ``--data SOURCE``; ``input_shape`` (C, H, W) only guides ``folder:``."""
     kind, _, where = source.partition(":")
-    readers = {"digits": _read_digits, "mnist": _read_mnist, "cifar10": _read_cifar10,
-               "folder": _read_folder, "npz": _read_npz}
-    if kind not in readers:
+    if kind not in ("digits", "mnist", "cifar10", "folder", "npz"):
         raise TrainError(f"unknown data source {source!r}", f"expected {SOURCE_FORMS}")
     if kind == "digits":
         if where:
@@ -53,20 +52,38 @@ def read_source(source: str, input_shape: tuple[int, ...]) -> RawData:
         raise TrainError(f"{source}: {path} does not exist", f"expected {SOURCE_FORMS}")
     if kind == "folder":
         return _read_folder(source, path, input_shape)
-    return readers[kind](source, path)
+    return {"mnist": _read_mnist, "cifar10": _read_cifar10, "npz": _read_npz}[kind](source, path)
 
 
 def _read_digits(source: str) -> RawData:
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as exc:
-        raise TrainError("the digits data set needs scikit-learn",
-                         "pip install scikit-learn") from exc
-    bunch = load_digits()
-    # Pixel values are 0..16; scale to 0..1 like the other sources.
-    images = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
-    labels = torch.tensor(bunch.target, dtype=torch.int64)
+    """scikit-learn's bundled 8×8 digits (1797 images, pixel values 0..16)."""
+    table = _digits_table()
+    images = torch.tensor(table[:, :64], dtype=torch.float32).view(-1, 1, 8, 8) / 16.0
+    labels = torch.tensor(table[:, 64], dtype=torch.int64)
     return RawData(source, images, labels, None, None, [str(c) for c in range(10)])
+
+
+def _digits_table() -> np.ndarray:
+    """The digits as rows of 64 pixels and a label.
+
+    Read straight from scikit-learn's data file when it is where scikit-learn
+    keeps it: importing sklearn.datasets takes about 2 s, longer than a
+    LeNet-5 epoch on digits.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise TrainError("the digits data set needs scikit-learn", "pip install scikit-learn")
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+    try:
+        table = np.loadtxt(path, delimiter=",")
+        if table.shape == (1797, 65):
+            return table
+    except (OSError, ValueError):
+        pass  # a different layout: let scikit-learn read it
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return np.column_stack([bunch.data, bunch.target])
 
 
 # ---------------------------------------------------------------- MNIST (IDX)
@@ -176,8 +193,11 @@ def _cifar_names(root: Path) -> list[str]:
 # ---------------------------------------------------------------- folder
 
 def _read_folder(source: str, root: Path, input_shape: tuple[int, ...]) -> RawData:
-    from PIL import Image, UnidentifiedImageError
-
+    try:
+        import PIL  # noqa: F401
+    except ImportError as exc:
+        raise TrainError("folder: data sources need Pillow to read images",
+                         "pip install pillow") from exc
     classes = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not classes:
         raise TrainError(f"{source}: {root} has no sub-folders",
@@ -192,17 +212,22 @@ def _read_folder(source: str, root: Path, input_shape: tuple[int, ...]) -> RawDa
         if not files:
             raise TrainError(f"{source}: class folder {folder.name!r} has no images",
                              f"image files end in {', '.join(sorted(IMAGE_SUFFIXES))}")
-        for file in files:
-            try:
-                with Image.open(file) as img:
-                    pixels = img.convert(mode).resize((width, height), Image.BILINEAR)
-            except (OSError, UnidentifiedImageError) as exc:
-                raise TrainError(f"{source}: cannot read image {file}: {exc}") from exc
-            images.append(np.asarray(pixels, dtype=np.uint8).reshape(height, width, -1))
-            labels.append(label)
+        images += [_load_image(source, file, mode, (width, height)) for file in files]
+        labels += [label] * len(files)
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     y = torch.tensor(labels, dtype=torch.int64)
     return RawData(source, x, y, None, None, [p.name for p in classes])
+
+
+def _load_image(source: str, file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as img:
+            pixels = img.convert(mode).resize(size, Image.BILINEAR)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise TrainError(f"{source}: cannot read image {file}: {exc}") from exc
+    return np.asarray(pixels, dtype=np.uint8).reshape(size[1], size[0], -1)
 
 
 def _chw(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
