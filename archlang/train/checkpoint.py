@@ -9,6 +9,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +23,7 @@ FORMAT = "archlang-train/1"
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
 METRICS = "metrics.jsonl"
+TEMP_SUFFIX = ".tmp"
 
 # mkstemp creates files readable by the owner only; run files should get the
 # usual permissions, as open() would give them.
@@ -34,7 +36,10 @@ def write_atomic(path: Path, payload: bytes) -> None:
 
     A reader (or a crash) sees the old file or the new one, never half of one.
     """
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o666 & ~_UMASK)
@@ -42,10 +47,25 @@ def write_atomic(path: Path, payload: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # a disk that filled up during the run, say
+            raise _write_error(path, exc) from exc
         raise
     _fsync_dir(path.parent)
+
+
+def _write_error(path: Path, exc: OSError) -> TrainError:
+    return TrainError(f"cannot write {path}: {exc.strerror or exc}",
+                      "free some space (or fix the directory); `--resume` continues from the last checkpoint, "
+                      "which is intact")
+
+
+def remove_stale_temps(run_dir: Path) -> None:
+    """Temp files left by a run killed while writing: never a checkpoint, only wasted space."""
+    for name in (CHECKPOINT, BEST, METRICS, "curves.png", "config.json"):
+        for temp in run_dir.glob(f".{name}.*{TEMP_SUFFIX}"):
+            temp.unlink(missing_ok=True)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -83,11 +103,23 @@ def load(path: str | Path, map_location="cpu") -> dict:
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
-        raise TrainError(f"cannot load checkpoint {path}: {str(exc).splitlines()[0]}") from exc
+        raise _load_error(path, exc) from exc
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise TrainError(f"{path} is not an archlang training checkpoint")
     obj["path"] = str(path)
     return obj
+
+
+def _load_error(path: Path, exc: Exception) -> TrainError:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    unsafe = re.search(r"Unsupported global: ([^\n]*?)(?: was not an allowed global|\n|$)", text)
+    if unsafe or "Weights only load failed" in text:
+        what = unsafe.group(1).strip() if unsafe else "objects that are not tensors"
+        return TrainError(f"refusing to load checkpoint {path}: it holds Python code ({what}), and loading it could run "
+                          "that code", "archlang loads checkpoints with weights_only=True; use a checkpoint "
+                          "written by `archlang train`, from a source you trust")
+    return TrainError(f"cannot load checkpoint {path}: {text.strip().splitlines()[0] if text.strip() else exc!r}",
+                      "the file is damaged or not a checkpoint")
 
 
 # ---------------------------------------------------------------- RNG states
@@ -125,6 +157,7 @@ def prepare_run_dir(run_dir: Path, need_bytes: int) -> None:
     """Create RUN_DIR and prove it is writable with room for the checkpoints."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(run_dir)
         fd, probe = tempfile.mkstemp(dir=run_dir, prefix=".probe.")
         os.close(fd)
         os.unlink(probe)

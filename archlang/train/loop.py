@@ -362,10 +362,12 @@ def _save(run: Run, epoch: int, improved: bool) -> None:
                  scheduler=run.scheduler.state_dict() if run.scheduler else None,
                  scaler=run.scaler.state_dict(), rng=rng, history=run.history,
                  best_val_acc=run.best_acc, best_epoch=run.best_epoch, config=run.cfg.to_dict())
-    ckpt.save(state, run.run_dir / ckpt.CHECKPOINT)
+    # best.pt first: a kill between the two writes then leaves the checkpoint one epoch behind,
+    # and the resumed epoch rewrites best.pt; the other order could leave best.pt behind for good.
     if improved:
         ckpt.save(dict(meta, epoch=epoch, model=run.raw_model.state_dict(),
                        val_acc=run.best_acc), run.run_dir / ckpt.BEST)
+    ckpt.save(state, run.run_dir / ckpt.CHECKPOINT)
     ckpt.append_metrics(run.run_dir / ckpt.METRICS, run.history[-1])
     if not draw_curves(run.history, run.run_dir / "curves.png", f"{run.source.name} on {run.cfg.data}"):
         if epoch == run.start_epoch:
