@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
-from torch import nn  # noqa: E402
 
 import archlang  # noqa: E402
 from archlang.backends import torch_module  # noqa: E402
@@ -167,21 +166,12 @@ def test_transfer_weights_counts():
 # ---- LeNet-5 against the textbook's PyTorch code
 
 
-def d2l_lenet() -> nn.Module:
-    """Dive into Deep Learning's LeNet (section 7.6), as the book writes it."""
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(),
-        nn.Linear(120, 84), nn.Sigmoid(),
-        nn.Linear(84, 10))
 
 
 def test_lenet5_matches_d2l():
-    reference = d2l_lenet()
+    from test_parity import d2l_lenet5
+
+    reference = d2l_lenet5()
     model = archlang.transfer_weights(reference, archlang.compile(SPECS / "lenet5.arch"))
     assert sum(p.numel() for p in model.parameters()) == 61_706
     x = torch.randn(8, 1, 28, 28)

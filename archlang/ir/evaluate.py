@@ -13,7 +13,7 @@ import math
 import operator
 
 from archlang.errors import ArchError
-from archlang.ir.values import BlockRef, Closure, Env, LayerRef, show, type_name
+from archlang.ir.values import Closure, Env, LayerRef, show, type_name
 from archlang.layers import lookup
 from archlang.syntax import ast
 

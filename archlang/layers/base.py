@@ -74,7 +74,7 @@ class Layer:
                 from archlang.errors import did_you_mean
 
                 raise ArgError("E302", f"`{cls.name}` has no argument `{key}`", arg=key,
-                               hint=did_you_mean(key, fields + list(cls.arg_aliases), f"its arguments are") or
+                               hint=did_you_mean(key, fields + list(cls.arg_aliases), "its arguments are") or
                                f"`{cls.name}` takes no arguments")
             if field in values:
                 raise ArgError("E305", f"argument `{field}` of `{cls.name}` given twice", arg=key)

@@ -46,7 +46,19 @@ def dump_json(data: dict) -> str:
     return "{\n " + ",\n ".join(parts) + "\n}\n"
 
 
-class Diagram:
+class Picture:
+    """What every picture shares: `data(fmt)` gives its bytes; `save` writes them."""
+
+    def save(self, path: str | Path, format: str | None = None) -> Path:
+        """Write the picture; the format comes from `format` or the extension. Returns the path."""
+        path = Path(path)
+        payload = self.data(format_of(path, format))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(payload)
+        return path
+
+
+class Diagram(Picture):
     """One view of a network, drawn on demand in any format."""
 
     def __init__(self, net, options: ViewOptions, timeout: float | None = None):
@@ -95,14 +107,6 @@ class Diagram:
 
             return html_page(self).encode("utf-8")
         return self.image(fmt)
-
-    def save(self, path: str | Path, format: str | None = None) -> Path:
-        """Write the picture; the format comes from `format` or the extension. Returns the path."""
-        path = Path(path)
-        payload = self.data(format_of(path, format))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(payload)
-        return path
 
     # ---- Jupyter
     def _repr_svg_(self) -> str:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from archlang.backends.diagram.canvas import Canvas
-from archlang.backends.diagram.diagram import dump_json, format_of
+from archlang.backends.diagram.diagram import Picture, dump_json
 from archlang.backends.diagram.fmdraw import draw
 from archlang.backends.diagram.skips import main_inputs
 from archlang.backends.diagram.style import FONT, THEMES
@@ -73,7 +72,7 @@ def feature_maps(chain) -> list[FeatureMap]:
     return maps
 
 
-class FeatureMaps:
+class FeatureMaps(Picture):
     """The feature-map picture of a network: saves as svg, png, pdf, json or html."""
 
     def __init__(self, net, options):
@@ -119,13 +118,6 @@ class FeatureMaps:
                     f"{self.svg()}</body></html>\n").encode("utf-8")
         raise ArchError("E713", "the feature-map picture has no DOT form", None,
                         hint="write .svg, .png, .pdf, .json or .html; DOT is the graph style's (--style graph)")
-
-    def save(self, path, format: str | None = None) -> Path:
-        path = Path(path)
-        payload = self.data(format_of(path, format))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(payload)
-        return path
 
     def _repr_svg_(self) -> str:
         return self.svg()
