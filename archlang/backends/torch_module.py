@@ -30,8 +30,8 @@ from torch.fx.proxy import GraphAppendingTracer
 
 from archlang.errors import ArchError
 
-__all__ = ["Container", "available_memory", "build_module", "check_size", "forward_graph", "module_tree",
-           "transfer_weights"]
+__all__ = ["Container", "activate_in_place", "available_memory", "build_module", "check_size", "forward_graph",
+           "module_tree", "transfer_weights"]
 
 
 class Container(nn.Module):
@@ -59,6 +59,7 @@ def build_module(net, *, device=None, dtype=None, max_params: float = 4e9) -> fx
         check_size(net, device, dtype, max_params)
     with device:  # parameters are created on the device, never copied there
         root, modules = module_tree(net)
+    activate_in_place(net, modules)
     model = fx.GraphModule(root, forward_graph(net, modules), class_name=net.name)
     # GraphModule copies the leaves into plain nn.Module containers; put back the
     # titled ones (same objects, same order), which print like the spec.
@@ -87,6 +88,29 @@ def module_tree(net) -> tuple[Container, dict[int, nn.Module]]:
         _attach(net, parent, node.name, module, node.span, top=parent is root)
         modules[node.id] = module
     return root, modules
+
+
+# Layers whose output is a new tensor that their backward does not read: an activation
+# right after one of them may overwrite that output.
+_FRESH_OUTPUT = frozenset({"conv", "bn", "fc", "add", "concat"})
+
+
+def activate_in_place(net, modules: dict[int, nn.Module]) -> None:
+    """Make ReLU (and ReLU6) in place where nothing else reads its input, as torchvision
+    writes them: the same values without a new tensor per activation, which in an eval
+    forward on the CPU was some 10% of ResNet-50's time (allocating and touching fresh pages).
+    Only after a layer in _FRESH_OUTPUT whose output feeds this activation alone, so no
+    other reader, no saved tensor of autograd and never the network's input is changed."""
+    readers: dict[int, int] = {}
+    for node in net.layers:
+        for i in node.inputs:
+            readers[i] = readers.get(i, 0) + 1
+    for node in net.layers:
+        module = modules.get(node.id)
+        if type(module) in (nn.ReLU, nn.ReLU6) and len(node.inputs) == 1:
+            source = net.nodes[node.inputs[0]]
+            if readers[source.id] == 1 and source.type in _FRESH_OUTPUT and source.id != net.output:
+                module.inplace = True
 
 
 def _named_scopes(scope) -> list:
