@@ -85,7 +85,7 @@ def test_resnet18_reads_like_the_spec():
     assert "self.layer2.basic1 = nn.Module()  # basic(128, 2)" in source
     forward = source[source.index("def forward"):]
     assert "skip = self.layer2.basic1.skip.conv_bn1.conv1(x)" in forward
-    assert "x = torch.add(main, skip)" in forward
+    assert "x = main.add_(skip)" in forward  # in place, as torchvision's `out += identity` (add_in_place)
 
 
 def test_values_are_never_overwritten_while_needed():

@@ -1,7 +1,8 @@
-"""In-place activations in the compiled module (torch_module.activate_in_place): a ReLU
-works in place, as torchvision's do, only where that changes nothing but memory: right
-after a layer that makes a fresh tensor its backward does not read, which nothing else
-reads. Values and gradients equal those of the module without it."""
+"""In-place operations in the compiled module, as torchvision writes them: a ReLU works in
+place (torch_module.activate_in_place), and a sum `a + b` becomes `a.add_(b)`
+(add_in_place), only where that changes nothing but memory: on a tensor made by a layer
+whose backward does not read its output, which nothing else reads. Values and gradients
+equal those of the module without them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ network N:
     -> relu
     -> conv(4, 3, pad = 1)
     -> add(main: relu -> conv(4, 3, pad = 1) -> bn -> relu, skip: identity) -> relu
+    -> add(skip: identity, proj: conv(4, 1) -> bn)
     -> sigmoid -> relu
     -> concat(x: identity, y: conv(4, 1)) -> relu
     -> flatten -> fc(10) -> relu6
@@ -40,13 +42,31 @@ def test_in_place_only_where_nothing_else_reads_the_input():
     }
 
 
+def test_sums_in_place_only_on_a_fresh_tensor_nothing_else_reads():
+    code = archlang.compile(SPEC).code
+    # The first add's main branch ends in a relu (whose backward reads its output) and its
+    # skip is read by the main branch too: a new tensor. The second's skip is read by `proj`
+    # as well, so proj's bn output takes the sum, the operands swapped.
+    assert "add = torch.add(main_relu2, conv1)" in code
+    assert "add_ = proj_bn1.add_(relu2)" in code
+
+
+def unoptimised(spec):
+    """The module without any in-place operation: the same tree and forward, unoptimised."""
+    from torch import fx
+
+    from archlang.backends.torch_module import forward_graph, module_tree
+
+    net = archlang.load(spec)
+    root, modules = module_tree(net)
+    return fx.GraphModule(root, forward_graph(net, modules))
+
+
 def test_same_values_and_gradients_as_without():
     torch.manual_seed(0)
     model = archlang.compile(SPEC).train()
-    plain = archlang.compile(SPEC).train()
-    for m in plain.modules():
-        if isinstance(m, (nn.ReLU, nn.ReLU6)):
-            m.inplace = False
+    plain = unoptimised(SPEC).train()
+    assert not any(relus(plain).values()) and ".add_(" not in plain.code
     plain.load_state_dict(model.state_dict())
     x = torch.randn(2, 3, 8, 8)
     x_copy = x.clone()

@@ -30,7 +30,7 @@ from torch.fx.proxy import GraphAppendingTracer
 
 from archlang.errors import ArchError
 
-__all__ = ["Container", "activate_in_place", "available_memory", "build_module", "check_size", "forward_graph",
+__all__ = ["Container", "activate_in_place", "add_in_place", "available_memory", "build_module", "check_size", "forward_graph",
            "module_tree", "transfer_weights"]
 
 
@@ -60,7 +60,9 @@ def build_module(net, *, device=None, dtype=None, max_params: float = 4e9) -> fx
     with device:  # parameters are created on the device, never copied there
         root, modules = module_tree(net)
     activate_in_place(net, modules)
-    model = fx.GraphModule(root, forward_graph(net, modules), class_name=net.name)
+    graph = forward_graph(net, modules)
+    add_in_place(graph)
+    model = fx.GraphModule(root, graph, class_name=net.name)
     # GraphModule copies the leaves into plain nn.Module containers; put back the
     # titled ones (same objects, same order), which print like the spec.
     for name, child in root.named_children():
@@ -111,6 +113,29 @@ def activate_in_place(net, modules: dict[int, nn.Module]) -> None:
             source = net.nodes[node.inputs[0]]
             if readers[source.id] == 1 and source.type in _FRESH_OUTPUT and source.id != net.output:
                 module.inplace = True
+
+
+def add_in_place(graph: fx.Graph) -> None:
+    """A sum `a + b` becomes `a.add_(b)`, torchvision's `out += identity`, where `a` (or `b`:
+    addition commutes, bit for bit) is a tensor that only this sum reads, made by a layer in
+    _FRESH_OUTPUT (ResNet's main branch ends in bn): the same values without a new tensor
+    per block, the rest of the eval-forward gap to torchvision after the in-place ReLUs."""
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target is not torch.add or len(node.args) != 2 or node.kwargs:
+            continue
+        for a, b in (node.args, node.args[::-1]):
+            if a is not b and _overwritable(a):
+                with graph.inserting_before(node):
+                    new = graph.call_method("add_", (a, b))
+                new.meta = dict(node.meta)
+                node.replace_all_uses_with(new)
+                graph.erase_node(node)
+                break
+
+
+def _overwritable(value) -> bool:
+    node = value.meta.get("archlang") if isinstance(value, fx.Node) and value.op != "placeholder" else None
+    return node is not None and node.type in _FRESH_OUTPUT and len(value.users) == 1
 
 
 def _named_scopes(scope) -> list:
