@@ -19,7 +19,10 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from archlang.errors import ArchError, Span
 from archlang.syntax import ast
 
-GRAMMAR = Path(__file__).resolve().parents[2] / "grammars" / "arch.lark"
+# Installed from a wheel: archlang/grammars/arch.lark; in a checkout: grammars/arch.lark.
+_HERE = Path(__file__).resolve()
+GRAMMAR = next((p for p in (_HERE.parents[1] / "grammars" / "arch.lark", _HERE.parents[2] / "grammars" / "arch.lark")
+                if p.is_file()), _HERE.parents[2] / "grammars" / "arch.lark")
 MAX_NESTING = 48  # brackets inside brackets; far beyond any real spec
 MAX_DEPTH = 200  # levels of the syntax tree (`not not ... x`, `- - 1`, `a if c else b if ...`); real specs: < 20
 MAX_LITERAL = 10**15
