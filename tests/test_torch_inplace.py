@@ -83,3 +83,51 @@ def test_the_zoo_trains_with_them():
     model = archlang.compile("specs/resnet18.arch", input_shape=(3, 32, 32)).train()
     assert sum(relus(model).values()) == 17  # as torchvision's ResNet-18 (one ReLU module per use)
     model(torch.randn(2, 3, 32, 32)).sum().backward()
+
+
+class _Operators(torch.utils._python_dispatch.TorchDispatchMode):
+    """Records every aten operator that runs, with the shapes and strides of its tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        def describe(v):
+            if isinstance(v, (list, tuple)):
+                return [describe(item) for item in v]
+            return (tuple(v.shape), v.stride(), v.dtype) if isinstance(v, torch.Tensor) else repr(v)
+
+        self.seen.append((str(func), [describe(a) for a in args], {k: describe(v) for k, v in (kwargs or {}).items()}))
+        return func(*args, **(kwargs or {}))
+
+
+def operators(model, x, backward: bool):
+    model.train(backward)
+    with _Operators() as seen:
+        if backward:
+            torch.nn.functional.cross_entropy(model(x), torch.tensor([1, 2])).backward()
+        else:
+            with torch.no_grad():
+                model(x)
+    return seen.seen
+
+
+# DenseNet is not among them: torchvision's dense layer concatenates the list of every
+# earlier output, the spec's `concat` joins the running tensor with the new one (the same
+# values and the same copying per layer, one concatenation fewer per block).
+@pytest.mark.parametrize("name", ["resnet50", "vgg16", "googlenet"])
+def test_the_same_operators_as_torchvision(name):
+    """What the compiled module costs over torchvision's: nothing at the operator level. The
+    same aten operators run in the same order on tensors of the same shapes and strides,
+    forward (eval) and forward + backward (train); only Python's calls between them differ."""
+    torchvision = pytest.importorskip("torchvision")
+    kwargs = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
+    ours = archlang.compile(f"specs/{name}.arch", input_shape=(3, 64, 64))
+    theirs = getattr(torchvision.models, name)(weights=None, **kwargs)
+    x = torch.randn(2, 3, 64, 64)
+    for backward in (False, True):
+        mine, ref = operators(ours, x, backward), operators(theirs, x, backward)
+        assert len(mine) == len(ref)
+        for i, (a, b) in enumerate(zip(mine, ref)):
+            assert a == b, f"operator {i} of {len(ref)}: {a[0]} vs {b[0]}"
