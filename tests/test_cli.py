@@ -81,3 +81,20 @@ def test_ten_thousand_conv_layers_check_by_default():
     result = run("check", "-q", str(SPECS / "pattern.arch"), "--set", "N=10000", "--set", "M=1",
                  "--set", "pool=false")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("setting", "looked_up"), [(None, False), ("some_plugin", True)])
+def test_start_up_does_not_look_for_pydantic_plugins(setting, looked_up):
+    """The command turns pydantic's plugins off (its PYDANTIC_DISABLE_PLUGINS switch), so the
+    first validator it builds does not import importlib.metadata to scan for them, unless the
+    user set the switch otherwise. torch is never imported by `summary`."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if setting:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    code = ("import sys; sys.argv = ['archlang', 'summary', 'specs/resnet50.arch']; from archlang.cli import main; "
+            "code = main(); print(code, 'importlib.metadata' in sys.modules, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-3:] == ["0", str(looked_up), "False"]
