@@ -102,8 +102,11 @@ def test_resume_needs_a_checkpoint(tmp_path, small_digits):
 
 def test_resume_of_a_finished_run_does_nothing(tmp_path, small_digits, capsys):
     train(tiny_source(), config(tmp_path, small_digits, epochs=1))
+    # As after a kill between the checkpoint's write and the curves': the resume redraws them.
+    (tmp_path / "run" / "curves.png").unlink()
     result = train(tiny_source(), config(tmp_path, small_digits, epochs=1, resume=True))
     assert "nothing to do" in capsys.readouterr().out and len(result.history) == 1
+    assert (tmp_path / "run" / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_nonfinite_loss_stops_with_the_last_good_checkpoint(tmp_path, small_digits):

@@ -223,7 +223,11 @@ def _resume(run: Run) -> None:
         run.reporter.note(f"the run used {len(rng)} process(es), this one {run.info.world}: "
                           "random streams restart from the seed")
     if run.info.is_main:
+        # metrics.jsonl and curves.png as of the checkpoint: a kill after the checkpoint's
+        # write may have left them an epoch behind, and a run already complete trains no
+        # epoch that would redraw them.
         ckpt.rewrite_metrics(run.run_dir / ckpt.METRICS, run.history)
+        _draw_curves(run)
     run.reporter.info(f"resuming {run.run_dir} after epoch {state['epoch']}")
 
 
@@ -369,6 +373,10 @@ def _save(run: Run, epoch: int, improved: bool) -> None:
                        val_acc=run.best_acc), run.run_dir / ckpt.BEST)
     ckpt.save(state, run.run_dir / ckpt.CHECKPOINT)
     ckpt.append_metrics(run.run_dir / ckpt.METRICS, run.history[-1])
-    if not draw_curves(run.history, run.run_dir / "curves.png", f"{run.source.name} on {run.cfg.data}"):
-        if epoch == run.start_epoch:
-            run.reporter.note("matplotlib is not installed: no curves.png")
+    if not _draw_curves(run) and epoch == run.start_epoch:
+        run.reporter.note("matplotlib is not installed: no curves.png")
+
+
+def _draw_curves(run: Run) -> bool:
+    """curves.png from the history so far; False without matplotlib."""
+    return draw_curves(run.history, run.run_dir / "curves.png", f"{run.source.name} on {run.cfg.data}")
