@@ -79,6 +79,7 @@ class Sample:
     wall: float  # seconds
     cpu: float = float("nan")  # user + system seconds of the process (and its children)
     rss_mib: float = float("nan")  # peak resident memory of the process
+    faults: float = float("nan")  # minor page faults during an in-process call
 
     def __float__(self) -> float:
         return self.wall
