@@ -1,7 +1,7 @@
 """The benchmark suite (`make bench`): runs the sections, prints their tables, and
 updates bench/RESULTS.md with the machine, the date and the figures.
 
-    .venv/bin/python bench/run.py                      # everything (some 20-30 minutes on 2 cores)
+    .venv/bin/python bench/run.py                      # everything (some 40 minutes on 2 cores)
     .venv/bin/python bench/run.py --quick              # a smoke run: small sizes, 1-2 repetitions
     .venv/bin/python bench/run.py --only summary,scaling
     .venv/bin/python bench/run.py --wait-load 2.5      # first wait for a quiet machine
