@@ -200,8 +200,8 @@ def in_child(cfg: Config, allocator: str, **job) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-HEADERS = ["model", "mode: memory", "pass", "archlang (ms)", "torchvision (ms)", "ratio a/t", "spread", "ratio of minimums",
-           "A/A: a copy of torchvision's / it",
+HEADERS = ["model", "mode: memory", "pass", "archlang (ms)", "torchvision (ms)", "ratio a/t", "spread",
+           "ratio of minimums", "A/A: a copy of torchvision's / it",
            "page faults per call a / t", "first call a / t (s), compiling", "max abs diff (eval)",
            f"within {TOLERANCE:.0%}"]
 
@@ -258,10 +258,11 @@ def run_cpu(cfg: Config, compiled: bool) -> Section:
              + ("one per model, malloc keeping memory. " if compiled else
                 "with malloc keeping memory (`MALLOC_MMAP_THRESHOLD_=32MiB MALLOC_TRIM_THRESHOLD_=1TiB`), two "
                 "processes per model, one building each model first, half the calls each, pooled; with glibc's "
-                f"default, {plans[1][1]} process{'es' if plans[1][1] != 1 else ''} sharing half as many calls. The goal is judged with malloc keeping "
-                "memory: with the default, large freed blocks go back to the system and are page-faulted anew "
-                "at the next call, by an amount that depends on where a process's memory happens to lie, not on "
-                "the module (both models run the same aten operators, in the same order, on the same strides: "
+                f"default, {plans[1][1]} process{'es' if plans[1][1] != 1 else ''} sharing half as many calls. "
+                "The goal is judged with malloc keeping memory: with the default, large freed blocks go back "
+                "to the system and are page-faulted anew at the next call, by an amount that depends on where "
+                "a process's memory happens to lie, not on the module (both models run the same aten operators, "
+                "in the same order, on the same strides: "
                 "tests/test_torch_inplace.py checks it for resnet50, vgg16 and googlenet). ")
              + "Ratio of minimums: the same from the fastest call of each, a check on bursts of load from "
              "other processes (they slow single calls by 2-6x on this shared machine). A/A: a deep copy of "
