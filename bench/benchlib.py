@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import gc
 import importlib.metadata
+import json
 import os
 import platform
 import statistics
@@ -113,6 +114,21 @@ def run_process(cmd: list[str], *, cwd: Path = ROOT, env: dict | None = None) ->
             tail = err.read().decode(errors="replace").strip().splitlines()[-5:]
             raise BenchError(f"`{' '.join(map(str, cmd))}` exited with {proc.returncode}: " + " / ".join(tail))
     return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def run_json_script(script: str, *args: str, env: dict | None = None, log: Callable | None = None):
+    """Run bench/`script` in a fresh interpreter and return the JSON value of its last stdout line.
+
+    Its stderr lines that start with three spaces are progress, passed to `log`."""
+    done = subprocess.run([PYTHON, str(BENCH / script), *args], cwd=ROOT, env=env or child_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if log:
+        for line in done.stderr.splitlines():
+            if line.startswith("   "):
+                log(line.strip())
+    if done.returncode != 0:
+        raise BenchError(f"{script} {' '.join(args)[:60]}: " + " / ".join(done.stderr.strip().splitlines()[-3:]))
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def timed(fn: Callable[[], object]) -> Sample:

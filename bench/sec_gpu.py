@@ -30,7 +30,8 @@ def run(cfg: Config) -> Section:
     if not cfg.quick and cfg.compile:
         crows, cratios = measure(cfg, names, device, batch, side, reps, cfg.w(1, 1), compiled=True)
         rows, ratios = rows + crows, ratios + cratios
-    body = f"Device: {name}. Batch {batch} at {side}×{side}, float32.\n\n" + table(HEADERS, rows, "lll" + "r" * (len(HEADERS) - 3))
+    body = (f"Device: {name}. Batch {batch} at {side}×{side}, float32.\n\n"
+            + table(HEADERS, rows, "lll" + "r" * (len(HEADERS) - 3)))
 
     # Training throughput: SGD steps (forward, backward, update), several steps per timed sample.
     steps = 2 if cfg.quick else 10

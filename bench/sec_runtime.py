@@ -23,11 +23,10 @@ from __future__ import annotations
 import json
 import os
 import resource
-import subprocess
 import time
 
-from benchlib import (BENCH, PYTHON, ROOT, BenchError, Config, Goal, Sample, Section, child_env, interleaved, median,
-                      ms, ratio, secs, spread, table, timed)
+from benchlib import (ROOT, Config, Goal, Sample, Section, child_env, interleaved, median, ms, ratio,
+                      run_json_script, secs, spread, table, timed)
 
 KEY = "runtime"
 TITLE = "4a. Runtime on the CPU, eager: compiled spec vs torchvision"
@@ -190,14 +189,7 @@ def in_child(cfg: Config, allocator: str, **job) -> dict:
     """`measure_model(**job)` in a fresh interpreter (bench/runtime_child.py), malloc set as `allocator` says."""
     env = {k: v for k, v in child_env().items() if not k.startswith("MALLOC_")}
     env.update(ALLOCATORS[allocator])
-    done = subprocess.run([PYTHON, str(BENCH / "runtime_child.py"), json.dumps(job)], cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in done.stderr.splitlines():
-        if line.startswith("   "):  # its progress lines
-            cfg.log(line.strip())
-    if done.returncode != 0:
-        raise BenchError(f"runtime_child.py {job['name']}: " + " / ".join(done.stderr.strip().splitlines()[-3:]))
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_json_script("runtime_child.py", json.dumps(job), env=env, log=cfg.log)
 
 
 HEADERS = ["model", "mode: memory", "pass", "archlang (ms)", "torchvision (ms)", "ratio a/t", "spread",
@@ -221,13 +213,15 @@ def run_cpu(cfg: Config, compiled: bool) -> Section:
     # process. Compiled: one process per model (compiling twice would double the section's
     # half hour), malloc keeping memory, the order alternating from model to model, with the
     # A/A control compiled too.
-    plans = ([("malloc keeps memory", 1, True)] if compiled else
-             [("malloc keeps memory", 2, True), ("glibc default", 1 if cfg.quick else 4, False)])
+    # (allocator, processes, calls in all, A/A control); the first plan's ratios judge the goal.
+    default_procs = 1 if cfg.quick else 4
+    plans = ([("malloc keeps memory", 1, reps, True)] if compiled else
+             [("malloc keeps memory", 2, reps, True),
+              ("glibc default", default_procs, max(default_procs, reps // 2), False)])
     rows, ratios, default_ratios = [], [], []
     for i, name in enumerate(names):
-        for allocator, procs, control in plans:
+        for allocator, procs, total, control in plans:
             parts = []
-            total = reps if control or compiled else max(procs, reps // 2)  # glibc default: half as many
             for k in range(procs):
                 archlang_first = (i + k) % 2 == 1
                 n = max(1, total // procs + (1 if k < total % procs else 0))
@@ -258,7 +252,7 @@ def run_cpu(cfg: Config, compiled: bool) -> Section:
              + ("one per model, malloc keeping memory. " if compiled else
                 "with malloc keeping memory (`MALLOC_MMAP_THRESHOLD_=32MiB MALLOC_TRIM_THRESHOLD_=1TiB`), two "
                 "processes per model, one building each model first, half the calls each, pooled; with glibc's "
-                f"default, {plans[1][1]} process{'es' if plans[1][1] != 1 else ''} sharing half as many calls. "
+                f"default, {default_procs} process{'es' if default_procs != 1 else ''} sharing half as many calls. "
                 "The goal is judged with malloc keeping memory: with the default, large freed blocks go back "
                 "to the system and are page-faulted anew at the next call, by an amount that depends on where "
                 "a process's memory happens to lie, not on the module (both models run the same aten operators, "

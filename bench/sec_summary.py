@@ -8,12 +8,10 @@ fresh interpreter; bare `python -c pass` runs in the same loop as a baseline.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-from benchlib import (BENCH, PYTHON, ROOT, BenchError, Config, Goal, Section, child_env, interleaved, median,
-                      ms, ratio, run_process, secs, spread, table, times)
+from benchlib import (BENCH, PYTHON, ROOT, Config, Goal, Section, interleaved, median, ms, ratio, run_json_script,
+                      run_process, secs, spread, table, times)
 
 KEY = "summary"
 TITLE = "1. Analysis: `archlang summary` vs torchvision + `torchinfo.summary` (whole process)"
@@ -28,11 +26,7 @@ def archlang_command() -> list[str]:
 
 
 def in_process(model: str, reps: int, warmup: int) -> dict[str, list[float]]:
-    done = subprocess.run([PYTHON, str(BENCH / "inprocess_summary.py"), model, str(reps), str(warmup)],
-                          cwd=ROOT, env=child_env(), capture_output=True, text=True)
-    if done.returncode != 0:
-        raise BenchError(f"inprocess_summary.py {model}: " + " / ".join(done.stderr.strip().splitlines()[-3:]))
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_json_script("inprocess_summary.py", model, str(reps), str(warmup))
 
 
 def run(cfg: Config, models=None) -> Section:
