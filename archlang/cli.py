@@ -13,6 +13,7 @@ import os
 import sys
 
 from archlang.errors import ArchError
+from archlang.terminal import safe_output
 
 
 def _common(p: argparse.ArgumentParser, many: bool = False) -> None:
@@ -199,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         _no_pydantic_plugins()
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
-    args = _parser(command).parse_args(argv)
+    with safe_output():  # names and text from specs and data never reach the terminal as escapes
+        return _run(_parser(command).parse_args(argv), program)
+
+
+def _run(args, program: bool) -> int:
     try:
         code = COMMANDS[args.command](args)
         if program and args.command in ("check", "summary", "render"):

@@ -88,6 +88,9 @@ CODES: dict[str, tuple[str, str]] = {
              "their summaries."),
     "E703": ("label cannot name a PyTorch module", "The label is a Python keyword or an attribute every "
              "module has (`forward`, `training`, ...): choose another label."),
+    "E704": ("output file cannot be written", "Give -o a file name (not a folder) in a place you can write to; "
+             "the message gives the system's reason (permission, free space)."),
+    "E705": ("export option out of range", "Use a value the exporter supports; the hint gives the range."),
     "E711": ("graphviz `dot` not found", "Install graphviz (`apt-get install graphviz`, `brew install graphviz`); "
              ".dot and .json output need no graphviz."),
     "E712": ("diagram layout failed", "Draw a narrower view (--view overview, --expand PATH), write .svg instead "

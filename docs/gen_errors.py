@@ -45,10 +45,17 @@ def backend_examples() -> dict[str, tuple[str, str, str]]:
     except ArchError as e:
         out["E702"] = ("archlang.transfer_weights(nn.Linear(4, 2), compiled fc(3))",
                        "network N:\n  input(4) -> fc(3)\n", e.format() + "\n")
+    net = archlang.load("network N:\n  input(1, 8, 8) -> conv(2)\n")
     try:
-        archlang.compile("network N:\n  input(1, 8, 8) -> forward: conv(2)\n", device="meta")
+        net.render().save(".")
     except ArchError as e:
-        out["E703"] = ("archlang.compile(spec)", "network N:\n  input(1, 8, 8) -> forward: conv(2)\n",
+        out["E704"] = ("archlang render spec.arch -o .", "network N:\n  input(1, 8, 8) -> conv(2)\n", e.format() + "\n")
+    try:
+        from archlang.backends.onnx_export import export_onnx
+
+        export_onnx(net, "model.onnx", opset=99)
+    except ArchError as e:
+        out["E705"] = ("archlang export spec.arch -o model.onnx --opset 99", "network N:\n  input(1, 8, 8) -> conv(2)\n",
                        e.format() + "\n")
     return out
 

@@ -88,3 +88,34 @@ def test_searching_a_layer_shows_and_highlights_it(page, tmp_path):
     assert state["expand"] == ["layer4.bottleneck1"] and "p:layer4.bottleneck1.skip" in state["boxes"]
     missing = page_state(chromium(tmp_path, page.as_uri() + "#test-search=nothing-like-this", "--dump-dom"))
     assert missing["found"] is None and "no layer" in missing["note"]
+
+
+HOSTILE_TEXT = ["<!--<script>", "</script><script>document.title='pwned'</script>", "]]><!--", "&lt;&amp;",
+                "\u2028\u2029", "<svg onload=document.title='pwned'>"]
+
+
+def test_embedded_data_is_safe_in_the_script_data_context():
+    from archlang.backends.diagram.html import script_json
+
+    for text in HOSTILE_TEXT:
+        payload = script_json({"name": text})
+        assert not any(c in payload for c in "<>&\u2028\u2029")
+        assert json.loads(payload) == {"name": text}
+
+
+@needs_chromium
+def test_hostile_names_and_strings_leave_the_page_working(tmp_path):
+    # Strings reach the page through block calls (box titles, search) and the file name
+    # (the command line shown); each must stay text, and the page must still work.
+    calls = "\n".join(f"    -> stage{i}: unit({json.dumps(t)})" for i, t in enumerate(HOSTILE_TEXT))
+    spec = f"block unit(tag) = conv(4) -> relu\nnetwork N:\n    input(3, 8, 8)\n{calls}\n"
+    source = tmp_path / "x<!--<script>&.arch"
+    source.write_text(spec.replace("\u2028", " ").replace("\u2029", " "), encoding="utf-8")
+    page = tmp_path / "hostile.html"
+    archlang.load(source).render().save(page)
+    dom = chromium(tmp_path, page.as_uri() + "#test-click=stage1", "--dump-dom")
+    state = page_state(dom)
+    assert state["expand"] == ["stage1"] and "p:stage1.conv1" in state["boxes"]
+    assert "pwned" not in dom.split("<body")[0]  # the title was never rewritten
+    searched = page_state(chromium(tmp_path, page.as_uri() + "#test-search=stage0", "--dump-dom"))
+    assert searched["found"] == "stage0"

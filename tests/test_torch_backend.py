@@ -114,13 +114,14 @@ def test_more_than_the_free_memory_is_refused(monkeypatch):
     net.to_torch(device="meta")  # allocates nothing
 
 
-def test_names_that_would_hide_module_attributes_are_refused():
+def test_names_that_would_hide_module_attributes_are_refused_when_loading():
+    # Refused by `archlang check` already (no torch needed), at any depth of the module tree.
     for label in ("forward", "training", "graph", "pass"):
-        net = archlang.load(f"network T:\n  input(3, 8, 8) -> {label}: conv(4)\n")
-        with pytest.raises(archlang.ArchError, match=f"`{label}` cannot name a PyTorch module"):
-            net.to_torch(device="meta")
-    # `graph` is the GraphModule's own attribute: inside a scope it is free.
-    archlang.load("network T:\n  input(3, 8, 8) -> b: [graph: conv(4)]\n").to_torch(device="meta")
+        for spec in (f"network T:\n  input(3, 8, 8) -> {label}: conv(4)\n",
+                     f"network T:\n  input(3, 8, 8) -> b: [{label}: conv(4)]\n"):
+            with pytest.raises(archlang.ArchError, match=f"`{label}` cannot name a PyTorch module") as info:
+                archlang.load(spec)
+            assert info.value.code == "E703" and info.value.span.line == 2
 
 
 def test_copies_keep_working():

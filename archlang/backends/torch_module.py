@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import keyword
+import math
 
 import torch
 from torch import fx, nn
@@ -55,6 +56,7 @@ def build_module(net, *, device=None, dtype=None, max_params: float = 4e9) -> fx
     its parameters do not fit in the available memory.
     """
     device = torch.device(device) if device is not None else torch.get_default_device()
+    check_tensor_sizes(net)
     if device.type != "meta":
         check_size(net, device, dtype, max_params)
     with device:  # parameters are created on the device, never copied there
@@ -208,6 +210,21 @@ def check_size(net, device: torch.device, dtype, max_params: float) -> None:
                                 "is available", net.span, sources=net.sources,
                         hint="use a smaller configuration, a smaller dtype, or device=\"meta\" to build it "
                              "without allocating memory")
+
+
+TENSOR_LIMIT = 2**63 - 1  # elements of one tensor: PyTorch counts them in a signed 64-bit integer
+
+
+def check_tensor_sizes(net) -> None:
+    """Raise E701 when a layer's output or weights could not be one PyTorch tensor, whatever the
+    device (a huge --input makes sizes that the analysis counts but torch cannot index)."""
+    for node in net.nodes:
+        size = math.prod(node.shape)
+        if size > TENSOR_LIMIT or node.stats["params"] > TENSOR_LIMIT:
+            what = f"output {'×'.join(map(str, node.shape))}" if size > TENSOR_LIMIT else "weights"
+            raise ArchError("E701", f"`{node.path or node.type}` is too large for PyTorch: its {what} would be "
+                                    "a tensor of more than 2^63 elements", node.span, sources=net.sources,
+                            hint="use a smaller --input or smaller layers")
 
 
 def available_memory() -> int | None:

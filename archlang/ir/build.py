@@ -9,7 +9,7 @@ import math
 from archlang.errors import ArchError, Span, did_you_mean
 from archlang.ir.elaborate import Elaborator, Limits
 from archlang.ir.evaluate import MAX_LIST, MAX_VALUE
-from archlang.ir.graph import Scope, assign_names
+from archlang.ir.graph import Scope, assign_names, check_module_names
 from archlang.ir.loader import Program
 from archlang.ir.values import Env, show, type_name
 from archlang.syntax import ast
@@ -134,4 +134,5 @@ def build(program: Program, network: str | None, overrides: dict, input_shape, l
     if elab.nodes[0].layer.name != "input":
         raise ArchError("E404", "the network must start with `input(...)`", net.body.span)
     assign_names(root)
+    check_module_names(root)
     return name, net, params, switches, elab, root, output

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from archlang.errors import ArchError, Frame, Span
+from archlang.ir.pynames import unusable
 from archlang.layers.base import Layer, Shape
 
 
@@ -130,3 +131,16 @@ def _name_transparent(scope: Scope, path: str) -> None:
         if isinstance(child, Scope) and child.transparent:
             child.path = path
             _name_transparent(child, path)
+
+
+def check_module_names(scope: Scope) -> None:
+    """Refuse a name that PyTorch cannot use for a module (see archlang.ir.pynames), at load
+    time, so that `archlang check` finds it and every backend can rely on it."""
+    for child in scope.children:
+        if child.name:
+            why = unusable(child.name)
+            if why:
+                raise ArchError("E703", f"the name `{child.name}` cannot name a PyTorch module: it is {why}",
+                                child.span, hint=f"choose another label, like `{child.name}_`")
+        if isinstance(child, Scope):
+            check_module_names(child)

@@ -15,6 +15,7 @@ from archlang.backends.diagram.layout import layout
 from archlang.backends.diagram.options import ViewOptions
 from archlang.backends.diagram.style import fmt_shape, human
 from archlang.backends.diagram.view import build_view
+from archlang.backends.files import output_path, write_output
 from archlang.errors import ArchError
 
 FORMATS = ("svg", "png", "pdf", "dot", "json", "html")
@@ -51,11 +52,8 @@ class Picture:
 
     def save(self, path: str | Path, format: str | None = None) -> Path:
         """Write the picture; the format comes from `format` or the extension. Returns the path."""
-        path = Path(path)
-        payload = self.data(format_of(path, format))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(payload)
-        return path
+        path = output_path(path)
+        return write_output(path, self.data(format_of(path, format)))
 
 
 class Diagram(Picture):

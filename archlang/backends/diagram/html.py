@@ -60,6 +60,17 @@ def _targets(base: ViewOptions, view) -> dict:
     return out
 
 
+# Inside <script>, the HTML parser ends the data at `</script` and enters odd states at `<!--`;
+# JSON allows every character escaped as \uXXXX, so none of these reaches the page as markup.
+# U+2028/2029 are escaped too, for the JavaScript engines that read them as line ends.
+_SCRIPT_UNSAFE = str.maketrans({c: f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"})
+
+
+def script_json(data) -> str:
+    """`data` as JSON that is safe inside an HTML `<script>` element (script-data context)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_SCRIPT_UNSAFE)
+
+
 def html_page(diagram, limit: int | None = None) -> str:
     states = collect_states(diagram, limit)
     index = {_key(o): k for k, (o, _) in enumerate(states)}
@@ -71,7 +82,7 @@ def html_page(diagram, limit: int | None = None) -> str:
         "command": f"archlang render {diagram.net.file}",
     }
     theme = THEMES[diagram.options.theme]
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    payload = script_json(data)
     css = PAGE_CSS.replace("$BG", theme.background).replace("$TEXT", theme.text).replace(
         "$MUTED", theme.muted).replace("$HIGHLIGHT", theme.highlight).replace("$PANEL", theme.cluster_fill)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

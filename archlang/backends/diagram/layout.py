@@ -28,10 +28,23 @@ def find_dot() -> str:
     return dot
 
 
+MAX_TIMEOUT = 86_400.0  # a day: beyond it, a number is a mistake (and overflows the subprocess timer)
+
+
 def timeout_seconds(timeout: float | None) -> float:
-    if timeout is not None:
-        return float(timeout)
-    return float(os.environ.get("ARCHLANG_DOT_TIMEOUT", DEFAULT_TIMEOUT))
+    """The layout time limit: `timeout`, else ARCHLANG_DOT_TIMEOUT, else the default; a number
+    of seconds above 0 and at most a day, or E713 naming the bad value."""
+    raw = timeout if timeout is not None else os.environ.get("ARCHLANG_DOT_TIMEOUT") or DEFAULT_TIMEOUT
+    where = "timeout" if timeout is not None else "ARCHLANG_DOT_TIMEOUT"
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not 0 < seconds <= MAX_TIMEOUT:  # (NaN fails every comparison)
+        raise ArchError("E713", f"{where}={str(raw)[:40]!r} is not a number of seconds above 0 and at most "
+                                f"{MAX_TIMEOUT:.0f}", None,
+                        hint=f"e.g. ARCHLANG_DOT_TIMEOUT=120 (default {DEFAULT_TIMEOUT:.0f})")
+    return seconds
 
 
 def run_dot(source: str, fmt: str, timeout: float, engine_args: tuple[str, ...] = ()) -> bytes:
