@@ -97,6 +97,8 @@ CODES: dict[str, tuple[str, str]] = {
     # 92x: editor tooling (archlang fmt, archlang lsp)
     "E920": ("the formatter would change the spec", "A bug in `archlang fmt`: the file is left as it was. "
              "Please report the spec."),
+    "E921": ("analysis over the editor's time budget", "`archlang lsp` checks as you type within a time budget "
+             "(10 s unless `archlang.timeBudget` says otherwise); run `archlang check` for a network that needs more."),
 }
 
 

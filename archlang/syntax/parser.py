@@ -111,7 +111,8 @@ class _ToAst(Transformer_NonRecursive):  # a deep tree must give an error, not a
         return _new(ast.NetworkDef, span=self._tspan(name), name=str(name), params=params or [], lets=lets, body=chain)
 
     def network_alias(self, meta, name, base, args):
-        return _new(ast.NetworkAlias, span=self._tspan(base), name=str(name), base=str(base), args=args or [])
+        return _new(ast.NetworkAlias, span=self._tspan(base), name=str(name), base=str(base), args=args or [],
+                    name_span=self._tspan(name))
 
     def params(self, meta, *params):
         return [p for p in params if p is not None]
@@ -338,6 +339,24 @@ def _check_depth(root) -> None:
                 for child in item if isinstance(item, tuple) else (item,):  # dict pairs are tuples
                     if isinstance(child, ast.Node):
                         stack.append((child, depth + 1))
+
+
+def keywords() -> list[str]:
+    """The words of the grammar (`network`, `if`, `true`, ...), which no name can be."""
+    return sorted({str(t.pattern.value) for t in _parser().terminals
+                   if t.pattern.type == "str" and str(t.pattern.value).isalpha()})
+
+
+def lex(text: str) -> list[Token]:
+    """The tokens of a text as far as they can be read (newlines that continue a statement
+    dropped): what completion reads of the unfinished text before the cursor."""
+    found: list[Token] = []
+    try:
+        for tok in _parser().lex(text):
+            found.append(tok)
+    except (UnexpectedInput, ArchError):  # an unfinished string, a stray character: stop there
+        pass
+    return found
 
 
 # ---- the concrete tree: every token kept, comments collected (the formatter, the editor tooling)
