@@ -106,7 +106,7 @@ class Editor:
         async def wait():
             async with self.changed:
                 await self.changed.wait_for(lambda: self.seen(uri) > after)
-            return self.published[uri][after].diagnostics
+            return list(self.published[uri][after].diagnostics)
         return self.call(wait(), timeout)
 
     # ---- requests: positions are 0-based (line, character)

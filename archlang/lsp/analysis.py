@@ -86,40 +86,39 @@ class Cancelled(Exception):
     """A newer version of the document is waiting: this analysis is of no use any more."""
 
 
+class _Checked:
+    """An attribute each read of which checks the budget."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = "_" + name
+
+    def __get__(self, budget, owner=None) -> int:
+        budget.check()
+        return getattr(budget, self.name)
+
+    def __set__(self, budget, value: int) -> None:
+        setattr(budget, self.name, value)
+
+
 class Budget(Limits):
     """The language's limits, and a clock: elaboration reads `max_layers` at every layer it adds
     and `max_repeat` at every repeat iteration, so reading them is where the budget is checked."""
+
+    max_layers = _Checked()
+    max_repeat = _Checked()
 
     def __init__(self, max_layers: int, seconds: float, cancelled: threading.Event):
         self.seconds, self.cancelled = seconds, cancelled
         self.deadline = time.monotonic() + seconds
         super().__init__(max_layers)
 
-    def _check(self) -> None:
+    def check(self) -> None:
         if self.cancelled.is_set():
             raise Cancelled()
         if time.monotonic() > self.deadline:
             raise ArchError("E921", f"the analysis stopped after {self.seconds:g} s", None,
                             hint="the network is too large to check as you type: raise `archlang.timeBudget` "
                                  "in the editor's settings, or run `archlang check`")
-
-    @property
-    def max_layers(self) -> int:
-        self._check()
-        return self._max_layers
-
-    @max_layers.setter
-    def max_layers(self, value: int) -> None:
-        self._max_layers = value
-
-    @property
-    def max_repeat(self) -> int:
-        self._check()
-        return self._max_repeat
-
-    @max_repeat.setter
-    def max_repeat(self, value: int) -> None:
-        self._max_repeat = value
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from archlang.errors import ArchError
 from archlang.ir.build import pick_network
 from archlang.ir.elaborate import Elaborator, Limits
-from archlang.ir.values import Env, show
+from archlang.ir.values import BlockRef, Env, LayerRef, show
 from archlang.layers import lookup
 from archlang.layers.base import fmt_value
 from archlang.lsp.analysis import Analysis
@@ -84,12 +84,12 @@ def _param(a: Analysis, d: Def) -> str:
     default = f" = {source_of(a, d.node.default)}" if d.node.default is not None else ""
     head = f"parameter `{d.name}{default}` of {owner.kind} `{owner.name}`" if owner else f"parameter `{d.name}`"
     if owner is not None and owner.kind == "network" and a.net is not None and d.name in a.net.settings:
-        return head + f"\n\nvalue: `{show(a.net.settings[d.name])}`"
+        return head + f"\n\nvalue: `{shown(a.net.settings[d.name])}`"
     if owner is not None and owner.kind == "block" and a.net is not None:
         calls = [s.info.get("call", "") for s in block_scopes(a.net.root) if s.stem == owner.name]
         if calls:
-            shown = "\n".join(f"- `{c}`" for c in list(dict.fromkeys(calls))[:8])
-            return head + f"\n\ncalled as:\n{shown}"
+            listed = "\n".join(f"- `{c}`" for c in list(dict.fromkeys(calls))[:8])
+            return head + f"\n\ncalled as:\n{listed}"
     return head
 
 
@@ -104,7 +104,7 @@ def _let_value(a: Analysis, d: Def) -> str | None:
         for let in owner.node.lets:
             env.vars[let.name] = ev.eval(let.value, env, None)
             if let is d.node:
-                return show(env.vars[let.name])
+                return shown(env.vars[let.name])
     except ArchError:  # an error: the value is not known here
         return None
     return None
@@ -115,6 +115,13 @@ def _built_def(a: Analysis):
         return pick_network(a.program, a.net.name)[1]
     except ArchError:
         return None
+
+
+def shown(value) -> str:
+    """A value as a spec writes it; a block or a layer by its name."""
+    if isinstance(value, BlockRef):
+        return value.defn.name
+    return value.name if isinstance(value, LayerRef) else show(value)
 
 
 def layer_signature(name: str) -> str | None:

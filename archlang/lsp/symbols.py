@@ -67,9 +67,9 @@ def build_index(modules: dict[str, ast.Module]) -> Index:
                 index.globals.setdefault(item.name, _define(index, "alias", item.name, span, item))
             elif isinstance(item, ast.Import):
                 _define(index, "import", item.path, item.span, item)
-    for module in modules.values():
-        for item in module.items:
-            _Walker(index).item(item)
+    items = [item for module in modules.values() for item in module.items]
+    for item in sorted(items, key=lambda item: isinstance(item, ast.NetworkAlias)):  # an alias binds parameters:
+        _Walker(index).item(item)  # those of every network are defined first
     return index
 
 
