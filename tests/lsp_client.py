@@ -20,7 +20,8 @@ TIMEOUT = 120.0  # seconds for any one answer: generous, a loaded machine is slo
 
 
 class Editor:
-    def __init__(self, settings: dict | None = None, cwd: Path | None = None, init_options: dict | None = None):
+    def __init__(self, settings: dict | None = None, cwd: Path | None = None, init_options: dict | None = None,
+                 env: dict | None = None):
         self.settings = settings or {}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -31,7 +32,7 @@ class Editor:
         self.versions: dict[str, int] = {}
         self.texts: dict[str, str] = {}
         self._handlers()
-        self.call(self._start(cwd, init_options))
+        self.call(self._start(cwd, init_options, env))
 
     def _handlers(self) -> None:
         @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
@@ -48,8 +49,8 @@ class Editor:
         def on_log(params):
             pass
 
-    async def _start(self, cwd, init_options) -> types.InitializeResult:
-        await self.client.start_io(sys.executable, "-m", "archlang", "lsp", cwd=str(cwd) if cwd else None)
+    async def _start(self, cwd, init_options, env) -> types.InitializeResult:
+        await self.client.start_io(sys.executable, "-m", "archlang", "lsp", cwd=str(cwd) if cwd else None, env=env)
         caps = types.ClientCapabilities(workspace=types.WorkspaceClientCapabilities(configuration=True))
         self.init = await self.client.initialize_async(types.InitializeParams(
             capabilities=caps, process_id=None, initialization_options=init_options))
