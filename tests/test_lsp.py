@@ -15,14 +15,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lsprotocol import types
 
 from archlang.fmt import format_text
 from archlang.layers import lookup
 
 try:
+    from tests import fuzz
     from tests.lsp_client import Editor, apply
 except ImportError:  # pytest put tests/ itself on sys.path
+    import fuzz
     from lsp_client import Editor, apply
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -318,3 +322,38 @@ def test_an_analysis_over_the_time_budget_stops(editor, tmp_path):
         assert editor.completion(uri, 1, 24)  # still answering
     finally:
         editor.configure(dict(SETTINGS))
+
+
+# ---- every request on fuzzed specs: an answer or nothing, never an exception
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+@given(rnd=st.randoms(use_true_random=False), mutated=st.booleans())
+def test_requests_on_fuzzed_specs(tmp_path_factory, rnd, mutated):
+    from archlang.lsp import navigate
+    from archlang.lsp.analysis import Settings, Sources, analyse
+    from archlang.lsp.complete import complete
+    from archlang.lsp.hover import hover_at
+
+    text = fuzz.generate(rnd)
+    if mutated:
+        text = fuzz.mutate(text, rnd).decode("utf-8", "replace")
+    path = tmp_path_factory.mktemp("fuzz") / "case.arch"
+    a = analyse(path, text, Settings(), Sources())
+    assert a.crash is None, a.crash
+    if a.error is not None:
+        from archlang.lsp.server import diagnostics
+
+        assert diagnostics(a)[0].code == a.error.code
+    lines = text.splitlines()
+    navigate.symbols(a)
+    navigate.inlay_hints(a, 1, len(lines) + 1)
+    for n, line in enumerate(lines[:40], start=1):
+        for column in sorted({1, len(line) // 3 + 1, len(line) // 2 + 1, len(line) + 1}):
+            if a.index is not None:
+                hover_at(a, n, column)
+                navigate.definition(a, n, column)
+                navigate.references(a, n, column, True)
+                navigate.rename(a, n, column, "renamed")
+            offset = sum(len(x) + 1 for x in lines[:n - 1]) + column - 1
+            assert complete(a if a.program else None, text[:offset])

@@ -133,6 +133,7 @@ class Analysis:
     error: ArchError | None = None
     lines: dict[int, LineStat] = field(default_factory=dict)  # of this document: what its lines make
     seconds: float = 0.0
+    crash: str | None = None  # a bug in archlang met on this text (the server logs it and goes on)
 
     @property
     def source_lines(self) -> list[str]:
@@ -148,6 +149,10 @@ def analyse(path: Path, text: str, settings: Settings, sources: Sources, version
             _load(out, path, text, settings, sources, cancelled or threading.Event())
         except ArchError as e:
             out.error = e
+        except (Cancelled, KeyboardInterrupt):
+            raise
+        except Exception as e:  # a bug, not the spec's fault: no traceback in the editor, the server goes on
+            out.crash = f"{type(e).__name__}: {e}"
     out.seconds = time.perf_counter() - start
     return out
 

@@ -62,6 +62,9 @@ class ArchServer(LanguageServer):
             result = await work
         except Cancelled:
             return None
+        if result.crash:
+            self.window_log_message(types.LogMessageParams(type=types.MessageType.Error,
+                                                           message=f"archlang: internal error on {uri}: {result.crash}"))
         if doc.pending is asyncio.current_task() and self.docs.get(uri) is doc:  # still the newest
             doc.latest = result
             if result.program is not None:

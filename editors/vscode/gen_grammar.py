@@ -52,36 +52,42 @@ def grammar() -> dict:
         "patterns": [{"include": f"#{k}"} for k in ("comment", "definition", "string", "number", "input",
                                                        "label", "argument", "keyword", "layer", "builtin",
                                                        "operator", "name")],
-        "repository": {
-            "comment": {"name": "comment.line.number-sign.arch", "match": "#.*$"},
-            "definition": {"patterns": [
-                {"match": rf"\b(block)\s+({NAME})", "captures": {"1": {"name": "storage.type.block.arch"},
-                                                                  "2": {"name": "entity.name.function.block.arch"}}},
-                {"match": rf"\b(network)\s+({NAME})", "captures": {
-                    "1": {"name": "storage.type.network.arch"}, "2": {"name": "entity.name.type.network.arch"}}},
-                {"match": rf"\b(let)\s+({NAME})", "captures": {"1": {"name": "storage.type.let.arch"},
-                                                                "2": {"name": "variable.other.definition.arch"}}},
-            ]},
-            "string": {"patterns": [{"name": "string.quoted.double.arch", "match": r'"[^"\n]*"'},
-                                    {"name": "string.quoted.single.arch", "match": r"'[^'\n]*'"}]},
-            "number": {"name": "constant.numeric.arch", "match": r"(?<![A-Za-z_0-9.])(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?"},
-            "input": {"match": rf"\b(in)\s*(\.)\s*({NAME})", "captures": {
-                "1": {"name": "variable.language.input.arch"}, "2": {"name": "punctuation.accessor.arch"},
-                "3": {"name": "variable.other.property.arch"}}},
-            "label": {"match": rf"\b({NAME})\s*(:)", "captures": {"1": {"name": "entity.name.tag.label.arch"},
-                                                                  "2": {"name": "punctuation.separator.label.arch"}}},
-            "argument": {"match": rf"\b({NAME})\s*(=)(?!=)", "captures": {
-                "1": {"name": "variable.parameter.arch"}, "2": {"name": "keyword.operator.assignment.arch"}}},
-            "keyword": {"patterns": keyword_rules},
-            "layer": {"name": "support.function.layer.arch", "match": rf"(?i)\b(?:{words(REGISTRY)})\b"},
-            "builtin": {"name": "support.function.builtin.arch", "match": rf"\b(?:{words(BUILTINS)})\b(?=\s*\()"},
-            "operator": {"patterns": [
-                {"name": "keyword.operator.arrow.arch", "match": "->"},
-                {"name": "keyword.operator.optional.arch", "match": r"\?"},
-                {"name": "keyword.operator.arch", "match": r"\*\*|//|==|!=|<=|>=|[-+*/%<>=]"},
-            ]},
-            "name": {"name": "variable.other.arch", "match": rf"\b{NAME}\b"},
-        },
+        "repository": repository(keyword_rules, REGISTRY, BUILTINS),
+    }
+
+
+def repository(keyword_rules: list, layers, builtins) -> dict:
+    """The rules; the grammar lists them in order of priority: at one place, the first that
+    matches wins (a label `conv:` before the layer `conv`)."""
+    return {
+        "comment": {"name": "comment.line.number-sign.arch", "match": "#.*$"},
+        "definition": {"patterns": [
+            {"match": rf"\b(block)\s+({NAME})", "captures": {"1": {"name": "storage.type.block.arch"},
+                                                              "2": {"name": "entity.name.function.block.arch"}}},
+            {"match": rf"\b(network)\s+({NAME})", "captures": {
+                "1": {"name": "storage.type.network.arch"}, "2": {"name": "entity.name.type.network.arch"}}},
+            {"match": rf"\b(let)\s+({NAME})", "captures": {"1": {"name": "storage.type.let.arch"},
+                                                            "2": {"name": "variable.other.definition.arch"}}},
+        ]},
+        "string": {"patterns": [{"name": "string.quoted.double.arch", "match": r'"[^"\n]*"'},
+                                {"name": "string.quoted.single.arch", "match": r"'[^'\n]*'"}]},
+        "number": {"name": "constant.numeric.arch", "match": r"(?<![A-Za-z_0-9.])(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?"},
+        "input": {"match": rf"\b(in)\s*(\.)\s*({NAME})", "captures": {
+            "1": {"name": "variable.language.input.arch"}, "2": {"name": "punctuation.accessor.arch"},
+            "3": {"name": "variable.other.property.arch"}}},
+        "label": {"match": rf"\b({NAME})\s*(:)", "captures": {"1": {"name": "entity.name.tag.label.arch"},
+                                                              "2": {"name": "punctuation.separator.label.arch"}}},
+        "argument": {"match": rf"\b({NAME})\s*(=)(?!=)", "captures": {
+            "1": {"name": "variable.parameter.arch"}, "2": {"name": "keyword.operator.assignment.arch"}}},
+        "keyword": {"patterns": keyword_rules},
+        "layer": {"name": "support.function.layer.arch", "match": rf"(?i)\b(?:{words(layers)})\b"},
+        "builtin": {"name": "support.function.builtin.arch", "match": rf"\b(?:{words(builtins)})\b(?=\s*\()"},
+        "operator": {"patterns": [
+            {"name": "keyword.operator.arrow.arch", "match": "->"},
+            {"name": "keyword.operator.optional.arch", "match": r"\?"},
+            {"name": "keyword.operator.arch", "match": r"\*\*|//|==|!=|<=|>=|[-+*/%<>=]"},
+        ]},
+        "name": {"name": "variable.other.arch", "match": rf"\b{NAME}\b"},
     }
 
 
