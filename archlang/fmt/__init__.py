@@ -31,8 +31,9 @@ def format_text(text: str, file: str = "<string>", line_length: int = LINE_LENGT
     crlf = "\r\n" in text
     plain = normalize_newlines(text.removeprefix("\ufeff").replace("\r\n", "\n"))
     toks, gaps = scan(plain, file)
+    before = stream_of(toks, gaps)
     out = layout(toks, gaps, line_length)
-    if token_stream(out, file) != token_stream(plain, file):
+    if token_stream(out, file) != before:
         raise ArchError("E920", "formatting would change the tokens of the spec; it was left as it was",
                         Span(file, 1, 1, 1, 1), hint="please report this spec: it is a bug in the formatter")
     return bom + (out.replace("\n", "\r\n") if crlf else out)
@@ -40,7 +41,10 @@ def format_text(text: str, file: str = "<string>", line_length: int = LINE_LENGT
 
 def token_stream(text: str, file: str = "<string>") -> list[tuple[str, str]]:
     """Every token and comment of a spec, in order: what formatting must keep."""
-    toks, gaps = scan(text, file)
+    return stream_of(*scan(text, file))
+
+
+def stream_of(toks, gaps) -> list[tuple[str, str]]:
     stream = []
     for gap, tok in zip(gaps, [*toks, None]):
         stream += [("COMMENT", piece[1]) for piece in gap.pieces if piece[0] == "comment"]

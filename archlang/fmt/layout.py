@@ -16,6 +16,7 @@ past another, and every comment stays where it was.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 from archlang.fmt.tokens import Gap, Tok, kept_between
@@ -65,6 +66,8 @@ class Emitter:
         self.out: list[str] = []  # finished lines
         self.lines = 0  # how many
         self.line: list[str] = []  # the line being written
+        self.col = 0  # its length so far
+        self.on_line = 0  # tokens on it so far
         self.col_of: list[int] = []  # output column of each token
         self.indent_of: list[int] = []  # indentation of each token's line
         self.stack: list[_Bracket] = []
@@ -80,32 +83,37 @@ class Emitter:
         return body.strip("\n") + "\n" if body.strip() else ""
 
     # ---- writing
+    def _put(self, text: str) -> None:
+        self.line.append(text)
+        self.col += len(text)
+
     def _newlines(self, count: int) -> None:
         self.out.append("".join(self.line).rstrip() + "\n" * min(count, 2))
         self.lines += min(count, 2)
-        self.line = []
+        self.line, self.col, self.on_line = [], 0, 0
 
     def _start_line(self, indent: int) -> None:
         self.indent = indent
-        self.line = [" " * indent]
+        self.line, self.col, self.on_line = [" " * indent], indent, 0
 
     def _verbatim(self, text: str) -> None:
         *done, last = text.split("\n")
         if done:
             self.out.append("".join(self.line) + "\n".join(done) + "\n")
             self.lines += len(done)
-            self.line = []
+            self.line, self.col, self.on_line = [], 0, 0
             self.indent = len(last) - len(last.lstrip(" \t\f"))
-        self.line.append(last)
+        self._put(last)
 
     def _token(self, i: int, tok: Tok) -> None:
-        col = sum(map(len, self.line))
+        col = self.col
         self.col_of.append(col)
         self.indent_of.append(self.indent)
         if tok.type == "_ARROW" and tok.chain >= 0:
             self.arrows.append(Arrow(i, self.lines, col, self.col_of[tok.chain], tok.chain,
-                                     col == self.indent and "".join(self.line).isspace()))
-        self.line.append(tok.value)
+                                     self.on_line == 0))
+        self._put(tok.value)
+        self.on_line += 1
         if tok.type in OPENERS:
             self.stack.append(_Bracket(col, self.indent, hanging=bool(self.gaps[i + 1].pieces)))
         elif tok.type in CLOSERS and self.stack:
@@ -123,21 +131,21 @@ class Emitter:
             pieces.append(("nl", 1))
         if not pieces:
             if prev is not None and tok is not None:
-                self.line.append(space(prev, tok))
+                self._put(space(prev, tok))
             return
         pending = 0  # newlines read and not yet written
         for n, piece in enumerate(pieces):
             if piece[0] == "nl":
                 pending += piece[1]
             elif piece[0] == "bs":
-                self.line.append(" \\")
+                self._put(" \\")
                 pending += 1
             elif n == 0 and prev is not None:  # a trailing comment
-                self.line.append("  " + piece[1])
+                self._put("  " + piece[1])
             else:
                 self._break(pending)
                 self._start_line(self._comment_indent(i, tok, piece[2]))
-                self.line.append(piece[1])
+                self._put(piece[1])
                 pending = 0
         if tok is not None:
             self._break(max(pending, 1))
@@ -218,20 +226,26 @@ def long_line_breaks(emitter: Emitter, lines: list[str], line_length: int, toks:
 
 def _split(arrows: list[Arrow], length: int, line_length: int) -> set[int]:
     """Greedy: each piece of the line as long as fits. After a break at arrow `a`, the rest of
-    the line moves by `shift` (to the column of a's chain); `segments` remembers the shifts."""
-    segments = [(-1, 0)]  # (first token index, shift) of each piece
+    the line moves by a shift (to the column of a's chain); `starts` and `shifts` remember them."""
+    starts, shifts = [-1], [0]
     found: set[int] = set()
-
-    def shift(index: int) -> int:
-        return next(s for start, s in reversed(segments) if start <= index)
-
-    while length + segments[-1][1] > line_length:
-        last, d = segments[-1]
-        viable = [a for a in arrows if a.index > last and a.chain_col + shift(a.chain) < a.col + d]
-        if not viable:
+    i = 0
+    while i < len(arrows) and length + shifts[-1] > line_length:
+        d, choice = shifts[-1], None
+        for j in range(i, len(arrows)):
+            a = arrows[j]
+            if a.chain_col + shifts[bisect.bisect_right(starts, a.chain) - 1] >= a.col + d:
+                continue  # a break here would not move the rest left
+            if choice is not None and a.col + d - 1 > line_length:
+                break
+            choice = j
+            if a.col + d - 1 > line_length:
+                break
+        if choice is None:
             break
-        fitting = [a for a in viable if a.col + d - 1 <= line_length]
-        a = fitting[-1] if fitting else viable[0]
+        a = arrows[choice]
         found.add(a.index)
-        segments.append((a.index, a.chain_col + shift(a.chain) - a.col))
+        starts.append(a.index)
+        shifts.append(a.chain_col + shifts[bisect.bisect_right(starts, a.chain) - 1] - a.col)
+        i = choice + 1
     return found

@@ -113,40 +113,63 @@ def scan(text: str, file: str = "<string>") -> tuple[list[Tok], list[Gap]]:
     return toks, gaps
 
 
+@dataclass
+class _Context:
+    """What a token learns from the rules around it, handed down from a rule to its children."""
+
+    tree: Tree
+    frozen: object = None  # the outermost unknown rule
+    stmt: Tree | None = None  # the definition or statement (a child of `start` or `body`)
+    role: str = ""  # "item" or "stmt", for the first token of `stmt`
+    hang: Tree | None = None  # the value of a `let`
+
+
 def _walk(tree: Tree) -> list[Tok]:
     """The tokens left to right, without recursion (a spec may nest deeply)."""
     toks: list[Tok] = []
     first: dict[int, int] = {}  # id(tree) -> index of its first token
-    path: list[Tree] = []
-    stack: list = [(tree, False)]
+    path: list[_Context] = []
+    stack: list = [(tree, None)]
     while stack:
-        node, leaving = stack.pop()
-        if leaving:
+        node, parent = stack.pop()
+        if node is None:  # leaving a rule
             path.pop()
         elif isinstance(node, Tree):
-            path.append(node)
-            stack.append((node, True))
-            stack.extend((child, False) for child in reversed(node.children) if child is not None)
+            path.append(_enter(node, parent))
+            stack.append((None, None))
+            stack.extend((child, path[-1]) for child in reversed(node.children) if child is not None)
         elif isinstance(node, Token) and node.type != "_NL":
             toks.append(_token(node, path, first, len(toks)))
     return toks
 
 
-def _token(tok: Token, path: list[Tree], first: dict, index: int) -> Tok:
-    for anc in reversed(path):
-        if id(anc) in first:
+def _enter(tree: Tree, parent: _Context | None) -> _Context:
+    rule = str(tree.data)
+    if parent is None:
+        return _Context(tree, frozen=tree if rule not in KNOWN_RULES else None)
+    ctx = _Context(tree, parent.frozen, parent.stmt, parent.role, parent.hang)
+    if ctx.frozen is None and rule not in KNOWN_RULES:
+        ctx.frozen = tree
+    up = str(parent.tree.data)
+    if up in ITEM_PARENTS:
+        ctx.stmt, ctx.role = tree, ITEM_PARENTS[up]
+    if up in VALUE_PARENTS and tree is parent.tree.children[-1]:
+        ctx.hang = tree
+    return ctx
+
+
+def _token(tok: Token, path: list[_Context], first: dict, index: int) -> Tok:
+    for ctx in reversed(path):
+        if id(ctx.tree) in first:
             break
-        first[id(anc)] = index
-    out = Tok(tok.type, str(tok), tok.start_pos, tok.end_pos, str(path[-1].data),
-              frozen=next((a for a in path if str(a.data) not in KNOWN_RULES), None))
-    for parent, child in zip(path, path[1:]):
-        role = ITEM_PARENTS.get(str(parent.data))
-        if role:
-            out.stmt = first[id(child)]
-            if out.stmt == index:
-                out.role = role
-        if str(parent.data) in VALUE_PARENTS and child is parent.children[-1]:
-            out.hang = first[id(child)]
+        first[id(ctx.tree)] = index
+    here = path[-1]
+    out = Tok(tok.type, str(tok), tok.start_pos, tok.end_pos, str(here.tree.data), frozen=here.frozen)
+    if here.stmt is not None:
+        out.stmt = first[id(here.stmt)]
+        out.role = here.role if out.stmt == index else ""
+    if here.hang is not None:
+        out.hang = first[id(here.hang)]
     if tok.type == "_ARROW":
-        out.chain = first[id(path[-1])]
+        out.chain = first[id(here.tree)]
     return out
