@@ -21,7 +21,9 @@ TIMEOUT = 120.0  # seconds for any one answer: generous, a loaded machine is slo
 
 class Editor:
     def __init__(self, settings: dict | None = None, cwd: Path | None = None, init_options: dict | None = None,
-                 env: dict | None = None):
+                 env: dict | None = None, configuration: bool = True):
+        """`configuration`: whether the client answers workspace/configuration (Helix-like
+        clients may give the settings in `init_options` only)."""
         self.settings = settings or {}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -32,7 +34,7 @@ class Editor:
         self.versions: dict[str, int] = {}
         self.texts: dict[str, str] = {}
         self._handlers()
-        self.call(self._start(cwd, init_options, env))
+        self.call(self._start(cwd, init_options, env, configuration))
 
     def _handlers(self) -> None:
         @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
@@ -49,9 +51,9 @@ class Editor:
         def on_log(params):
             pass
 
-    async def _start(self, cwd, init_options, env) -> types.InitializeResult:
+    async def _start(self, cwd, init_options, env, configuration) -> types.InitializeResult:
         await self.client.start_io(sys.executable, "-m", "archlang", "lsp", cwd=str(cwd) if cwd else None, env=env)
-        caps = types.ClientCapabilities(workspace=types.WorkspaceClientCapabilities(configuration=True))
+        caps = types.ClientCapabilities(workspace=types.WorkspaceClientCapabilities(configuration=configuration))
         self.init = await self.client.initialize_async(types.InitializeParams(
             capabilities=caps, process_id=None, initialization_options=init_options))
         self.client.initialized(types.InitializedParams())

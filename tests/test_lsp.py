@@ -121,6 +121,18 @@ def test_hints_follow_the_workspace_settings(resnet, editor):
         editor.diagnostics(uri, before)
 
 
+def test_settings_given_at_initialization():
+    ed = Editor(init_options={"archlang": {"settings": {"depth": 101}}}, cwd=ROOT, configuration=False)
+    try:
+        uri, diagnostics = opened(ed, RESNET)
+        assert diagnostics == []
+        ref = summary(RESNET, "depth=101")
+        line, _ = at(RESNET.read_text(encoding="utf-8"), "network ResNet(")
+        assert ed.inlay_hints(uri)[line] == f"▸ {shape(ref['output_shape'])} · {si(ref['params'])} · {si(ref['macs'])} MACs"
+    finally:
+        ed.close()
+
+
 def test_hover_on_a_layer(resnet, editor):
     uri, text, ref = resnet
     conv1 = next(x for x in ref["layers"] if x["name"] == "conv1")
