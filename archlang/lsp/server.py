@@ -18,7 +18,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from archlang.errors import ArchError, Span
+from archlang.errors import ArchError, SourceMap, Span
 from archlang.fmt import format_text
 from archlang.lsp import navigate
 from archlang.lsp.analysis import Analysis, Cancelled, Settings, Sources, analyse
@@ -103,8 +103,10 @@ def diagnostics(a: Analysis) -> list[types.Diagnostic]:
     def ours(span: Span | None) -> bool:
         return span is not None and Path(span.file).resolve() == here
 
+    known = err.sources or (a.program.sources if a.program else SourceMap())
+
     def loc(span: Span) -> types.Location:
-        other = lines if ours(span) else (err.sources or a.program.sources).lines(span.file)
+        other = lines if ours(span) else known.lines(span.file)
         return types.Location(uri=path_to_uri(span.file), range=to_range(span, other))
 
     related = [types.DiagnosticRelatedInformation(location=loc(f.span), message=f.what) for f in err.trace]
@@ -156,9 +158,10 @@ async def pull_settings(ls: ArchServer) -> None:
     except Exception as e:  # a client that says it answers and does not: keep the settings we have
         ls.window_log_message(types.LogMessageParams(type=types.MessageType.Warning, message=f"settings: {e}"))
         return
-    ls.settings = Settings.from_client(found[0] if found else None)
-    for uri in list(ls.docs):
-        ls.schedule(uri)
+    if found and isinstance(found[0], dict):  # (a client with nothing set answers null: keep what we have)
+        ls.settings = Settings.from_client(found[0])
+        for uri in list(ls.docs):
+            ls.schedule(uri)
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
