@@ -315,7 +315,8 @@ def test_a_spec_over_the_limits_is_an_error_and_the_server_keeps_answering(edito
     (diag,) = editor.diagnostics(uri, before)
     expected = cli("check", str(path)).stderr
     assert diag.code == "E601" and f"error[E601]: {diag.message.splitlines()[0]}" in expected
-    assert editor.hover(uri, 1, 24) is None  # answered: no network, so nothing to say about the relu
+    relu = lookup("relu")  # no network was made: the registry's word on the layer
+    assert editor.hover(uri, 1, 24) == f"```arch\n{relu.name}\n```\n{relu.doc}"
     before = editor.seen(uri)
     editor.change(uri, "network Big:\n    input(1, 8, 8) -> [[relu] * 10] * 10\n")
     assert editor.diagnostics(uri, before) == []

@@ -34,6 +34,9 @@ def hover_at(a: Analysis, line: int, column: int) -> str | None:
             return signature(a, a.program.blocks[calls[0].stem].defn) + "\n\n" + call_text(calls)
     if target is not None:
         return _definition(a, target)
+    if isinstance(item, Ref):  # a layer that is not made here (a block never called, an error before it)
+        cls = lookup(item.name)
+        return f"```arch\n{layer_signature(item.name)}\n```" + (f"\n{cls.doc}" if cls.doc else "")
     return None
 
 

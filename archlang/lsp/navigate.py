@@ -27,6 +27,7 @@ def location(a: Analysis, span: Span) -> types.Location:
 
 
 def target_at(a: Analysis, line: int, column: int) -> Def | None:
+    """The definition under the cursor, or the one a name there refers to (None for a layer)."""
     item = a.index.at(a.file, line, column) if a.index else None
     return item.target if isinstance(item, Ref) else item
 

@@ -5,8 +5,8 @@ it is in, else a block or network of the program, else a layer or a built-in (no
 >>> from archlang.syntax.parser import parse
 >>> index = build_index({"a.arch": parse("block b(c) = conv(c)\\nnetwork N:\\n    input(1, 8, 8) -> b(4)\\n",
 ...                                       "a.arch")})
->>> [(r.name, r.target.kind, r.span.line) for r in index.refs]
-[('c', 'param', 1), ('b', 'block', 3)]
+>>> [(r.name, r.target.kind if r.target else "layer", r.span.line) for r in index.refs]
+[('conv', 'layer', 1), ('c', 'param', 1), ('input', 'layer', 3), ('b', 'block', 3)]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from archlang.errors import Span
+from archlang.layers import lookup
 from archlang.syntax import ast
 
 
@@ -30,7 +31,7 @@ class Def:
 class Ref:
     name: str
     span: Span
-    target: Def
+    target: Def | None  # None: a layer of the registry
 
 
 @dataclass
@@ -125,7 +126,7 @@ class _Walker:
     def walk(self, node) -> None:
         if isinstance(node, ast.Name):
             target = self.resolve(node.id)
-            if target is not None:
+            if target is not None or lookup(node.id):
                 self.index.refs.append(Ref(node.id, node.span, target))
         elif isinstance(node, ast.Call):
             self.walk(node.func)
