@@ -73,7 +73,8 @@ def _definition(a: Analysis, d: Def) -> str | None:
         return _param(a, d)
     if d.kind == "let":
         value = _let_value(a, d)
-        return f"```arch\nlet {d.name} = {source_of(a, d.node.value)}\n```" + (f"\n\nvalue: `{value}`" if value else "")
+        line = a.program.sources.lines(d.span.file)[d.span.line - 1].strip()  # (a call's span is its name only)
+        return f"```arch\n{line}\n```" + (f"\n\nvalue: `{value}`" if value else "")
     if d.kind == "index":
         count = source_of(a, d.node.count)
         return f"`{d.name}`: the index of the repeat, 0 … ({count}) - 1"
