@@ -370,3 +370,28 @@ def test_requests_on_fuzzed_specs(tmp_path_factory, rnd, mutated):
                 navigate.rename(a, n, column, "renamed")
             offset = sum(len(x) + 1 for x in lines[:n - 1]) + column - 1
             assert complete(a if a.program else None, text[:offset])
+
+
+@pytest.mark.parametrize("index", range(300))
+def test_parsing_by_definition_is_parsing_the_whole(index):
+    """The server parses a file definition by definition (an edit re-parses one): the same
+    definitions as one parse of the whole text, or the same error."""
+    from archlang.errors import ArchError
+    from archlang.lsp.analysis import Sources
+    from archlang.syntax.parser import parse
+
+    specs = sorted((ROOT / "specs").glob("*.arch")) + sorted((ROOT / "tests" / "specs").glob("*.arch"))
+    if index < len(specs):
+        text = specs[index].read_text(encoding="utf-8")
+    else:
+        _, source, _, _ = fuzz.make_case(11, index)
+        text = source if isinstance(source, str) else source.decode("utf-8", "replace")
+        text = text.removeprefix("\ufeff")
+    try:
+        whole = parse(text, "a.arch")
+    except ArchError as e:
+        with pytest.raises(ArchError) as again:
+            Sources().parse(text, "a.arch")
+        assert (again.value.code, again.value.span) == (e.code, e.span)
+        return
+    assert Sources().parse(text, "a.arch").items == whole.items

@@ -8,6 +8,7 @@ and by a time budget that also stops an analysis overtaken by a newer edit.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -57,7 +58,7 @@ class Sources:
     """The texts the editor has open (an import reads the unsaved buffer) and the files parsed
     so far (an edit of one file re-parses that file only)."""
 
-    CACHE = 64
+    CACHE = 256  # pieces: the definitions of the open files and their imports
 
     def __init__(self):
         self.open: dict[str, str] = {}  # resolved path -> text
@@ -69,6 +70,20 @@ class Sources:
         return normalize_newlines(text.removeprefix("\ufeff")) if text is not None else read_source(path, span)
 
     def parse(self, text: str, file: str) -> ast.Module:
+        """The file parsed definition by definition, each piece cached: typing in one block
+        re-parses that block. Any error: the whole text is parsed, to report it as `parse` does."""
+        pieces = _pieces(text)
+        if len(pieces) < 2:
+            return self._parse(text, file)
+        items: list = []
+        try:
+            for piece in pieces:
+                items += self._parse(piece, file).items
+        except ArchError:
+            return self._parse(text, file)
+        return ast.Module.model_construct(span=Span(file, 1, 1, 1, 1), file=file, items=items)
+
+    def _parse(self, text: str, file: str) -> ast.Module:
         key = (file, text)
         with self._lock:
             if key in self._parsed:
@@ -80,6 +95,22 @@ class Sources:
             while len(self._parsed) > self.CACHE:
                 self._parsed.popitem(last=False)
         return module
+
+
+# A line that starts with one of these starts a definition: no expression can hold the keyword.
+_ITEM = re.compile(r"^(?:import|block|network)\b", re.M)
+
+
+def _pieces(text: str) -> list[str]:
+    """The text cut before each definition, each piece led by newlines that keep its line numbers
+    (a cut after a backslash continuation is not made: the line goes on)."""
+    starts = [m.start() for m in _ITEM.finditer(text)][1:]  # (comments before the first go with it)
+    bounds = [0, *[a for a in starts if not text[:a - 1].rstrip(" \t\f\r").endswith("\\")], len(text)]
+    pieces, lines = [], 0
+    for a, b in zip(bounds, bounds[1:]):
+        pieces.append("\n" * lines + text[a:b])
+        lines += text.count("\n", a, b)
+    return pieces
 
 
 class Cancelled(Exception):
