@@ -68,6 +68,14 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--opset", type=int, default=None)
 
+    p = sub.add_parser("fmt", help="format specs in one canonical layout, like black or gofmt")
+    p.add_argument("files", nargs="*", metavar="FILE", help=".arch files or folders (default: standard input)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would be reformatted")
+    p.add_argument("--diff", action="store_true", help="write nothing; print the changes as a diff")
+
+    p = sub.add_parser("lsp", help="the language server for editors (LSP over standard input and output)")
+    p.add_argument("--stdio", action="store_true", help="talk over standard input and output (the default)")
+
     if command in ("train", "eval"):
         # The trainer's options come from archlang.train, which needs torch:
         # only a training command pays for that import.
@@ -166,8 +174,21 @@ def cmd_eval(args) -> int:
     return run_eval(args, _model_source(args))
 
 
+def cmd_fmt(args) -> int:
+    from archlang.fmt.command import run_fmt
+
+    return run_fmt(args)
+
+
+def cmd_lsp(args) -> int:
+    from archlang.lsp.server import serve
+
+    serve()
+    return 0
+
+
 COMMANDS = {"check": cmd_check, "summary": cmd_summary, "render": cmd_render, "compile": cmd_compile,
-            "export": cmd_export, "train": cmd_train, "eval": cmd_eval}
+            "export": cmd_export, "train": cmd_train, "eval": cmd_eval, "fmt": cmd_fmt, "lsp": cmd_lsp}
 
 
 def _no_pydantic_plugins() -> None:

@@ -97,6 +97,11 @@ CODES: dict[str, tuple[str, str]] = {
              "of a bitmap, or raise ARCHLANG_DOT_TIMEOUT."),
     "E713": ("unknown diagram element or option", "Use the dotted names of `archlang summary` (`layer3`, "
              "`layer3.bottleneck2`), a fold's `first:last`, and a listed view, format or theme."),
+    # 92x: editor tooling (archlang fmt, archlang lsp)
+    "E920": ("the formatter would change the spec", "A bug in `archlang fmt`: the file is left as it was. "
+             "Please report the spec."),
+    "E921": ("analysis over the editor's time budget", "`archlang lsp` checks as you type within a time budget "
+             "(10 s unless `archlang.timeBudget` says otherwise); run `archlang check` for a network that needs more."),
 }
 
 

@@ -157,29 +157,45 @@ def load(source: str | Path, *, network: str | None = None, input_shape=None, ma
 
     Raises ArchError (with `.format()` giving the compiler-style message).
     """
-    values = {**(overrides or {}), **params}
-    if isinstance(max_layers, bool) or not isinstance(max_layers, int) or max_layers < 1:
-        raise ArchError("E309", f"--max-layers must be a positive integer, not {max_layers!r}", None)
-    limits = Limits(max_layers=max_layers)
-    program = None
+    limits = _limits(max_layers)
     with _gc_paused():
         try:
             program = load_program(source) if _is_path(source) else load_program(source, "<string>")
+        except ArchError as e:
+            e.sources = e.sources or SourceMap()
+            raise
+        except RecursionError:
+            raise ArchError("E604", "the spec nests too deeply to elaborate", None) from None
+        return build_network(program, network=network, input_shape=input_shape, limits=limits,
+                             overrides={**(overrides or {}), **params})
+
+
+def build_network(program, *, network: str | None = None, input_shape=None, max_layers: int = MAX_LAYERS,
+                  overrides: dict | None = None, limits: Limits | None = None) -> Network:
+    """Elaborate and analyse a network of a loaded Program (`archlang.ir.loader.load_program`)."""
+    limits = limits or _limits(max_layers)
+    with _gc_paused():
+        try:
             old = sys.getrecursionlimit()
             sys.setrecursionlimit(max(old, 20_000))  # deep block nesting is bounded by Limits.max_depth
             try:
-                parts = build(program, network, values, _input_shape(input_shape), limits)
+                parts = build(program, network, overrides or {}, _input_shape(input_shape), limits)
             finally:
                 sys.setrecursionlimit(old)
         except ArchError as e:
-            e.sources = program.sources if program else (e.sources or SourceMap())
+            e.sources = program.sources
             raise
         except RecursionError:
-            raise ArchError("E604", "the spec nests too deeply to elaborate", None,
-                            sources=program.sources if program else None) from None
+            raise ArchError("E604", "the spec nests too deeply to elaborate", None, sources=program.sources) from None
         net = Network(program, *parts)
         analyse(net.nodes)
     return net
+
+
+def _limits(max_layers) -> Limits:
+    if isinstance(max_layers, bool) or not isinstance(max_layers, int) or max_layers < 1:
+        raise ArchError("E309", f"--max-layers must be a positive integer, not {max_layers!r}", None)
+    return Limits(max_layers=max_layers)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from archlang.errors import ArchError, SourceMap, Span
 from archlang.ir.values import BlockRef, Env
@@ -26,6 +27,9 @@ class Program:
     networks: dict[str, ast.Node] = field(default_factory=dict)  # NetworkDef | NetworkAlias
     own_networks: list[str] = field(default_factory=list)  # defined in the entry file, in order
     switches: set[str] = field(default_factory=set)
+    # How imports are read and parsed: an editor reads unsaved buffers and reuses parsed files.
+    read: Callable[[Path, Span | None], str] | None = field(default=None, repr=False)  # default: read_source
+    parse: Callable[[str, str], ast.Module] | None = field(default=None, repr=False)  # default: parse
 
 
 def read_source(path: Path, span: Span | None = None) -> str:
@@ -58,16 +62,20 @@ def normalize_newlines(text: str) -> str:
     return re.sub(r"\r(?!\n)", "\n", text) if "\r" in text else text
 
 
-def load_program(source: str | Path, file: str | None = None) -> Program:
-    """`source` is a path, or spec text when `file` names it (e.g. "<string>")."""
+def load_program(source: str | Path, file: str | None = None, *, base: Path | None = None,
+                 read=None, parse_text=None) -> Program:
+    """`source` is a path, or spec text when `file` names it (e.g. "<string>"); the imports of
+    spec text are relative to `base` (default: the working directory). `read(path, span)` and
+    `parse_text(text, file)` replace how imported files are read and parsed."""
     sources = SourceMap()
     if file is None:
         path = Path(source)
         text = read_source(path)
         file, base = str(path), path.resolve().parent
     else:
-        text, base = normalize_newlines(str(source).removeprefix("\ufeff")), Path.cwd()  # a byte-order mark, as from a file
-    program = Program(file, sources, Env({}))
+        text = normalize_newlines(str(source).removeprefix("\ufeff"))  # a byte-order mark, as from a file
+        base = base or Path.cwd()
+    program = Program(file, sources, Env({}), read=read, parse=parse_text)
     try:
         _load_file(program, text, file, base, stack=[], own=True, seen=set())
     except ArchError as e:  # a syntax or import error: the message quotes the text read so far
@@ -78,7 +86,7 @@ def load_program(source: str | Path, file: str | None = None) -> Program:
 
 def _load_file(program: Program, text: str, file: str, base: Path, stack: list, own: bool, seen: set) -> None:
     program.sources[file] = text
-    module = parse(text, file)
+    module = (program.parse or parse)(text, file)
     for item in module.items:
         if isinstance(item, ast.Import):
             _import(program, item, base, stack + [file], seen)
@@ -111,7 +119,7 @@ def _import(program: Program, item: ast.Import, base: Path, stack: list, seen: s
     if name in seen:
         return
     seen.add(name)
-    text = read_source(path, item.span)
+    text = (program.read or read_source)(path, item.span)
     rel = _display(path)
     _load_file(program, text, rel, path.parent, stack, own=False, seen=seen)
 

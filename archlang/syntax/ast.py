@@ -181,6 +181,7 @@ class NetworkAlias(Node):
     name: str
     base: str
     args: list[Arg]
+    name_span: Span | None = None  # of `NAME` (the node's span is the base's, where its errors point)
 
 
 class Module(Node):

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
-from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from archlang.errors import ArchError, Span
@@ -109,7 +111,8 @@ class _ToAst(Transformer_NonRecursive):  # a deep tree must give an error, not a
         return _new(ast.NetworkDef, span=self._tspan(name), name=str(name), params=params or [], lets=lets, body=chain)
 
     def network_alias(self, meta, name, base, args):
-        return _new(ast.NetworkAlias, span=self._tspan(base), name=str(name), base=str(base), args=args or [])
+        return _new(ast.NetworkAlias, span=self._tspan(base), name=str(name), base=str(base), args=args or [],
+                    name_span=self._tspan(name))
 
     def params(self, meta, *params):
         return [p for p in params if p is not None]
@@ -336,3 +339,67 @@ def _check_depth(root) -> None:
                 for child in item if isinstance(item, tuple) else (item,):  # dict pairs are tuples
                     if isinstance(child, ast.Node):
                         stack.append((child, depth + 1))
+
+
+def keywords() -> list[str]:
+    """The words of the grammar (`network`, `if`, `true`, ...), which no name can be."""
+    return sorted({str(t.pattern.value) for t in _parser().terminals
+                   if t.pattern.type == "str" and str(t.pattern.value).isalpha()})
+
+
+def lex(text: str) -> list[Token]:
+    """The tokens of a text as far as they can be read (newlines that continue a statement
+    dropped): what completion reads of the unfinished text before the cursor."""
+    found: list[Token] = []
+    try:
+        for tok in _parser().lex(text):
+            found.append(tok)
+    except (UnexpectedInput, ArchError):  # an unfinished string, a stray character: stop there
+        pass
+    return found
+
+
+# ---- the concrete tree: every token kept, comments collected (the formatter, the editor tooling)
+
+
+@dataclass
+class Concrete:
+    """A parse of the text that keeps every token in the tree (brackets, commas, keywords), and
+    the comments the lexer met, in order. Tokens carry lark's positions (`start_pos`, `line`, ...)."""
+
+    tree: Tree
+    comments: list[Token]
+
+
+class _Comments:
+    def __init__(self):
+        self.found: list[Token] = []
+
+    def __call__(self, tok: Token) -> Token:
+        self.found.append(tok)
+        return tok
+
+
+_concrete_lock = threading.Lock()
+
+
+@functools.cache
+def _concrete_parser() -> tuple[Lark, _Comments]:
+    comments = _Comments()
+    parser = Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer="basic", propagate_positions=True,
+                  maybe_placeholders=True, keep_all_tokens=True, cache=True, start="start",
+                  postlex=_Newlines("<unused>"), lexer_callbacks={"COMMENT": comments})
+    return parser, comments
+
+
+def parse_concrete(text: str, file: str = "<string>") -> Concrete:
+    """The concrete tree of a spec; raise ArchError (with a span) on bad input, as `parse` does."""
+    parser, comments = _concrete_parser()
+    with _concrete_lock:
+        parser.options.postlex.file = file
+        comments.found = []
+        try:
+            tree = parser.parse(text)
+        except UnexpectedInput as e:
+            raise _syntax_error(e, text, file) from None
+        return Concrete(tree, comments.found)
