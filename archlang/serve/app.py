@@ -33,7 +33,7 @@ from archlang.serve.files import PATTERN, EditedFile, zoo_specs
 from archlang.serve.guard import Guard
 from archlang.serve.jobs import Latest, Worker
 from archlang.serve.page import errors_html, page_html
-from archlang.serve.protocol import Export, Save, Update, parse
+from archlang.serve.protocol import Export, Save, Update, error_body, parse
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MIME = {".js": "text/javascript", ".css": "text/css", ".txt": "text/plain"}
@@ -51,11 +51,7 @@ def static_files() -> dict[str, Path]:
 
 
 def error_json(error: ArchError, status: int) -> JSONResponse:
-    from archlang.errors import CODES
-
-    return JSONResponse({"ok": False, "error": {"code": error.code, "title": CODES[error.code][0],
-                                                "message": error.message, "hint": error.hint,
-                                                "text": error.format(), "mark": None}}, status_code=status)
+    return JSONResponse({"ok": False, "error": error_body(error)}, status_code=status)
 
 
 class Playground:
@@ -72,6 +68,7 @@ class Playground:
         self.pages: set[asyncio.Queue] = set()
         self.disk_version: str | None = None
         self.vocab: bytes | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.static = static_files()
         self.asset_version = hashlib.sha256(b"".join(p.read_bytes() for p in self.static.values())).hexdigest()[:12]
 
@@ -97,10 +94,16 @@ class Playground:
         name, base = self.document(raw_doc)
         return {"kind": kind, "req": req.model_dump_json(), "name": name, "base": base, "max_layers": self.max_layers}
 
-    def broadcast(self, event: dict) -> None:
+    def broadcast(self, event: dict | None) -> None:
+        """Send an event to every open page; None ends their streams."""
         for queue in list(self.pages):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(event)
+
+    def stop_pages(self) -> None:
+        """End the pages' event streams (from any thread or a signal handler): the server is stopping."""
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.broadcast, None)
 
 
 def build_app(pg: Playground, host: str = "127.0.0.1") -> Starlette:
@@ -181,6 +184,8 @@ def build_app(pg: Playground, host: str = "127.0.0.1") -> Starlette:
                     except TimeoutError:
                         yield ": keep-alive\n\n"
                         continue
+                    if event is None:
+                        return
                     yield f"data: {json.dumps(event)}\n\n"
             finally:
                 pg.pages.discard(queue)
@@ -200,13 +205,14 @@ def build_app(pg: Playground, host: str = "127.0.0.1") -> Starlette:
 
 @contextlib.asynccontextmanager
 async def lifespan(pg: Playground):
-    await pg.checker.start()
-    watcher = asyncio.create_task(watch(pg)) if pg.file else None
+    pg.loop = asyncio.get_running_loop()
+    # The worker starts beside the server: the first page does not wait for it; the first update does.
+    tasks = [asyncio.create_task(pg.checker.start())] + ([asyncio.create_task(watch(pg))] if pg.file else [])
     try:
         yield
     finally:
-        if watcher:
-            watcher.cancel()
+        for task in tasks:
+            task.cancel()
         await pg.checker.stop()
         await pg.exporter.stop()
 

@@ -1,12 +1,13 @@
 """The page's controls: the networks of a file, and the chosen network's
 parameters and switches with their types, defaults and current values.
 
-Values travel as spec text (`64`, `0.5`, `[32, 64]`, `"same"`), the form
-`--set NAME=VALUE` takes, so the page sends back what the user typed and the
-server reads it with the language's own value parser, never `eval`.
+Values travel as the text `--set NAME=VALUE` takes (`64`, `0.5`, `[32, "same"]`,
+`true`; a string parameter's text is the string itself), so the page sends back
+what the user typed and the server reads it as `--set` does, with the language's
+own value parser, never `eval`.
 
->>> literal([32, 64]), literal(0.5), literal("same"), literal(True)
-('[32, 64]', '0.5', '"same"', 'true')
+>>> literal([32, 64]), literal(0.5), literal(["same", 2]), literal(True), setting_text("same")
+('[32, 64]', '0.5', '["same", 2]', 'true', 'same')
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ def literal(value) -> str | None:
     return None
 
 
+def setting_text(value) -> str | None:
+    """What `--set` takes for this value: a string as itself, anything else as a literal."""
+    if isinstance(value, str):
+        return None if "\n" in value else value
+    return literal(value)
+
+
 def networks(program) -> list[str]:
     """The file's own networks first (the last is the default), then those it imports."""
     own = list(program.own_networks)
@@ -66,12 +74,11 @@ def controls(program, name: str | None, settings: dict, switches: dict) -> dict:
         items.append(_entry(param.name, "param", value, default, param.name in bindings))
     for switch in sorted(program.switches - {p.name for p in net_def.params}):
         items.append(_entry(switch, "switch", switches.get(switch, True), True, switch in bindings))
-    return {"network": chosen, "networks": networks(program), "default_network": networks(program)[0]
-            if not program.own_networks else program.own_networks[-1], "params": items}
+    return {"network": chosen, "networks": networks(program), "params": items}
 
 
 def _entry(name: str, kind: str, value, default, bound: bool) -> dict:
-    text = literal(value) if value is not None else ""
+    text = setting_text(value) if value is not None else ""
     return {"name": name, "kind": kind, "type": TYPES.get(type(value), "other" if value is not None else "required"),
-            "value": text if text is not None else "", "default": literal(default) if default is not None else None,
-            "bound": bound, "editable": text is not None}
+            "value": text if text is not None else "", "bound": bound, "editable": text is not None,
+            "default": setting_text(default) if default is not None else None}

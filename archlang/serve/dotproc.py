@@ -33,13 +33,19 @@ class DotProcess:
                                          stderr=subprocess.DEVNULL, bufsize=0)
         return self.proc
 
-    def svg(self, source: str, timeout: float) -> str | None:
-        """The SVG of one DOT graph, or None when dot failed or overran `timeout` seconds."""
-        proc = self._start()
-        deadline = time.monotonic() + timeout
+    def send(self, source: str) -> bool:
+        """Hand one DOT graph to `dot`; False when it cannot take it (it exited)."""
         try:
-            proc.stdin.write(source.encode("utf-8"))
-            out = bytearray()
+            self._start().stdin.write(source.encode("utf-8"))
+            return True
+        except (BrokenPipeError, OSError):
+            self.close()
+            return False
+
+    def receive(self, timeout: float) -> str | None:
+        """The SVG of the graph sent, or None when dot failed or overran `timeout` seconds."""
+        proc, deadline, out = self.proc, time.monotonic() + timeout, bytearray()
+        try:
             while not out.endswith(END):
                 left = deadline - time.monotonic()
                 if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
@@ -50,7 +56,7 @@ class DotProcess:
                     self.close()
                     return None
                 out += chunk
-        except (BrokenPipeError, OSError):
+        except OSError:
             self.close()
             return None
         return clean_svg(out.decode("utf-8", "replace"))

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
+
+from archlang.serve.protocol import refusal
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
@@ -74,13 +77,13 @@ class Guard:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         host, path = headers.get("host", ""), scope["path"]
         if not self.host_ok(host):
-            return await _refuse(send, 421, "refused: this server answers to its own address only "
-                                            "(a request for another host name is how DNS rebinding attacks)")
+            return await _refuse(send, path, 421, "this server answers to its own address only (a request for "
+                                                  "another host name is how DNS rebinding attacks)")
         if not self.origin_ok(headers.get("origin"), host):
-            return await _refuse(send, 403, "refused: a request from another site")
+            return await _refuse(send, path, 403, "a request from another site")
         if not path.startswith(PUBLIC) and not self.token_ok(headers, scope.get("query_string", b"").decode()):
-            return await _refuse(send, 403, "open the address that `archlang serve` printed: it carries the "
-                                            "token of this run")
+            return await _refuse(send, path, 403, "open the address that `archlang serve` printed: it carries "
+                                                  "the token of this run")
 
         async def secured(message):
             if message["type"] == "http.response.start":
@@ -91,9 +94,14 @@ class Guard:
         await self.app(scope, receive, secured)
 
 
-async def _refuse(send, status: int, text: str) -> None:
-    body = text.encode("utf-8") + b"\n"
+async def _refuse(send, path: str, status: int, text: str) -> None:
+    """Plain text for a person; for the API, an E907 error the page shows like any other."""
+    if path.startswith("/api/"):
+        body = json.dumps(refusal("E907", f"refused: {text}")).encode()
+        kind = b"application/json"
+    else:
+        body, kind = f"refused: {text}\n".encode("utf-8"), b"text/plain; charset=utf-8"
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+                "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode()),
                             (b"x-content-type-options", b"nosniff")]})
     await send({"type": "http.response.body", "body": body})

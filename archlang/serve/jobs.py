@@ -13,18 +13,17 @@ import signal
 import sys
 from typing import Callable
 
-from archlang.errors import CODES, ArchError
+from archlang.errors import ArchError
+from archlang.serve.protocol import refusal
 
 SUPERSEDED = b'{"superseded":true}'
 PATIENCE = 1.0  # seconds a superseded check may still run before it is stopped for the newer one
 POLL = 0.1
+STARTUP = 120.0  # seconds for a new worker to import archlang and warm up, on a loaded machine
 
 
 def error_answer(code: str, message: str) -> bytes:
-    error = ArchError(code, message, None, hint=CODES[code][1])
-    body = {"ok": False, "error": {"code": code, "title": CODES[code][0], "message": message, "hint": error.hint,
-                                   "detail": None, "where": None, "text": error.format(), "mark": None}}
-    return json.dumps(body).encode("utf-8")
+    return json.dumps(refusal(code, message)).encode("utf-8")
 
 
 class Worker:
@@ -36,12 +35,18 @@ class Worker:
         self.lock = asyncio.Lock()
 
     async def _ensure(self) -> asyncio.subprocess.Process:
+        """The running process; a new one once it says it is ready (its start does not count against a limit)."""
         if self.proc is None or self.proc.returncode is not None:
             env = {**os.environ, "ARCHLANG_WORKER_WARM": "1" if self.warm else "0"}
             # Its own process group, so that a kill takes its `dot` with it.
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "archlang.serve.worker", stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE, env=env, start_new_session=True, limit=1 << 30)
+            try:
+                await asyncio.wait_for(self.proc.stdout.readline(), STARTUP)
+            except TimeoutError:
+                await self.stop()
+                raise ArchError("E905", f"the checking process did not start within {STARTUP:g} s", None) from None
         return self.proc
 
     async def start(self) -> None:
@@ -56,7 +61,10 @@ class Worker:
         async with self.lock:
             if superseded():
                 return SUPERSEDED
-            proc = await self._ensure()
+            try:
+                proc = await self._ensure()
+            except ArchError as e:
+                return error_answer(e.code, e.message)
             try:
                 proc.stdin.write(json.dumps(message, separators=(",", ":")).encode("utf-8") + b"\n")
                 await proc.stdin.drain()

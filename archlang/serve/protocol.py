@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from archlang.errors import ArchError
+from archlang.errors import CODES, ArchError
 
 MAX_TEXT = 1_000_000  # characters of spec text; the largest spec of the zoo has some 2,000
 Short = Annotated[str, StringConstraints(max_length=2_000)]
@@ -73,3 +73,15 @@ def parse(model: type[Strict], raw: bytes) -> Strict:
         where = ".".join(map(str, first["loc"])) or "the request"
         raise ArchError("E907", f"refused a request from the page: {where}: {first['msg']}", None,
                         hint="the page and the server disagree: reload the page") from None
+
+
+def error_body(error: ArchError) -> dict:
+    """An error as the page shows it: its parts and the compiler-style text, with no place in the editor."""
+    return {"code": error.code, "title": CODES[error.code][0], "message": error.message, "hint": error.hint,
+            "detail": error.detail, "where": str(error.span) if error.span else None, "text": error.format(),
+            "mark": None, "mark_at": None}
+
+
+def refusal(code: str, message: str) -> dict:
+    """The answer for an error of the server's own (a time-out, a crash, a refused request)."""
+    return {"ok": False, "error": error_body(ArchError(code, message, None, hint=CODES[code][1]))}

@@ -14,7 +14,10 @@ import socket
 import sys
 import webbrowser
 
+import uvicorn
+
 from archlang.errors import ArchError
+from archlang.serve.app import Playground, build_app
 
 DEFAULT_PORT = 8040
 TRIES = 20  # ports tried after a busy default one
@@ -56,29 +59,40 @@ def address(host: str, port: int) -> str:
 
 def serve(file: str | None = None, host: str = "127.0.0.1", port: int | None = None, open_browser: bool = True,
           limit: float = 10.0, max_layers: int = 100_000) -> int:
-    import uvicorn
-
-    from archlang.serve.app import Playground, build_app
 
     sock = listen(host, DEFAULT_PORT if port is None else port, explicit=port is not None)
     real_port = sock.getsockname()[1]
     token = secrets.token_urlsafe(18)
     pg = Playground(file, limit, max_layers, token, cookie=f"archlang-{real_port}")
     url = f"{address(host, real_port)}/?token={token}"
-    what = f"editing {file}" if file else "a scratch buffer (and the specs of the zoo)"
-    print(f"archlang playground: {what}\n  open {url}\n  Ctrl+C stops it", flush=True)
     if not _is_loopback(host):
         print(f"archlang: warning: listening on {host}, not on this machine's loopback address only: anyone who "
-              f"can reach port {real_port} and learns the address above can read and change "
+              f"can reach port {real_port} and learns the address below can read and change "
               f"{file or 'what the page shows'}", file=sys.stderr, flush=True)
+    what = f"editing {file}" if file else "a scratch buffer (and the specs of the zoo)"
+    print(f"archlang playground: {what}\n  open {url}\n  Ctrl+C stops it", flush=True)
     config = uvicorn.Config(build_app(pg, host), log_level="warning", access_log=False, proxy_headers=False,
                             server_header=False, timeout_graceful_shutdown=1, lifespan="on")
-    server = uvicorn.Server(config)
-    if open_browser:
-        asyncio.run(_serve_and_open(server, sock, url))
-    else:
-        asyncio.run(server.serve(sockets=[sock]))
+    server = Server(config, pg)
+    try:
+        asyncio.run(_serve_and_open(server, sock, url) if open_browser else server.serve(sockets=[sock]))
+    except KeyboardInterrupt:  # uvicorn stops, then passes Ctrl+C on: the end asked for
+        pass
+    print("archlang playground: stopped", flush=True)
     return 0
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, which first ends the pages' event streams when asked to stop (Ctrl+C): it waits
+    for open connections to close, and an event stream never would by itself."""
+
+    def __init__(self, config, playground):
+        super().__init__(config)
+        self.playground = playground
+
+    def handle_exit(self, sig, frame) -> None:
+        self.playground.stop_pages()
+        super().handle_exit(sig, frame)
 
 
 async def _serve_and_open(server, sock, url: str) -> None:

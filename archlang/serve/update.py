@@ -16,12 +16,12 @@ import time
 
 import archlang
 from archlang.backends.diagram.options import ViewOptions, check_paths
-from archlang.errors import CODES, ArchError, SourceMap, Span
+from archlang.errors import ArchError, SourceMap, Span
 from archlang.ir.build import pick_network
 from archlang.ir.loader import load_program
 from archlang.serve.controls import controls
 from archlang.serve.digest import diff, digest
-from archlang.serve.protocol import Update
+from archlang.serve.protocol import Update, error_body
 from archlang.serve.table import table_rows
 
 BUFFER = "<string>"  # the name `archlang.load` gives spec text; errors there are in the page's editor
@@ -43,16 +43,23 @@ class Session:
         key = (req.text, name, base, req.network, tuple(sorted(req.settings.items())), req.input, max_layers)
         if key != self.key or self.stamps != _stamps(self.net, base):  # an imported file may have changed
             self.key, self.net = None, None  # a failed load keeps nothing
-            self.net = load_spec(req, base, max_layers)
+            self.net = load_spec(req, name, base, max_layers)
             self.key, self.stamps = key, _stamps(self.net, base)
         return self.net
 
-    def svg(self, diagram) -> str:
+    def draw(self, diagram):
+        """Start laying out the picture; the returned function waits for its SVG. `dot` runs in its own
+        process, so the table is built meanwhile, on the other core."""
         source = diagram.dot
-        if source not in self.svgs:
-            svg = self.dot.svg(source, DOT_TIMEOUT) or diagram.svg()
+        if source in self.svgs:
+            return lambda: self.svgs[source]
+        sent = self.dot.send(source)
+
+        def finish() -> str:
+            svg = (sent and self.dot.receive(DOT_TIMEOUT)) or diagram.svg()
             self.svgs = {source: svg}  # the latest only: an edit rarely returns to an older picture
-        return self.svgs[source]
+            return svg
+        return finish
 
 
 def _stamps(net, base: str) -> dict:
@@ -68,15 +75,18 @@ def _stamps(net, base: str) -> dict:
     return out
 
 
-def load_spec(req: Update, base: str, max_layers: int):
-    """`archlang.load` of the page's text from `base`, dropping settings and a network the text no longer has."""
+def load_spec(req: Update, name: str, base: str, max_layers: int):
+    """`archlang.load` of the page's text from `base`, dropping settings and a network the text no longer has;
+    the network is named after the document (summaries, pictures and sources say where it came from)."""
     os.chdir(base)
     text = req.text if req.text.endswith("\n") else req.text + "\n"  # never mistaken for a file name
     settings, network = dict(req.settings), req.network
     while True:
         try:
-            return archlang.load(text, network=network, input_shape=req.input or None, max_layers=max_layers,
-                                 overrides=settings)
+            net = archlang.load(text, network=network, input_shape=req.input or None, max_layers=max_layers,
+                                overrides=settings)
+            net.file = name
+            return net
         except ArchError as e:
             if e.span is not None or e.code not in ("E204", "E206"):
                 raise
@@ -99,9 +109,13 @@ def update(session: Session, req: Update, name: str, base: str, max_layers: int)
         return {"ok": False, "error": error_json(e, req.text, name), "controls": _controls_of_text(req),
                 "timings": clock.laps}
     clock.lap("check")
+    diagram, picture = _diagram(net, req)
+    clock.lap("view")
+    svg = session.draw(diagram)
     rows = table_rows(net)
     clock.lap("table")
-    picture = _picture(session, net, req, clock)
+    picture["svg"] = svg()
+    clock.lap("layout")
     now = digest(net, rows)
     result = {"ok": True, "controls": controls(net.program, net.name, net.settings, net.switches),
               "totals": totals(net), "rows": rows, "diagram": picture, "digest": now,
@@ -127,17 +141,15 @@ def totals(net) -> dict:
             "rf": list(net.receptive_field), "activation_bytes": net.activation_bytes, "layers": len(net.layers)}
 
 
-def _picture(session: Session, net, req: Update, clock: "Clock") -> dict:
+def _diagram(net, req: Update):
+    """The picture asked for (without the expansions an edit removed), and what the page needs to know of it."""
     expand = [p for p in req.expand if _known_path(net, p)]
     collapse = [p for p in req.collapse if _known_path(net, p)]
     diagram = net.render(view=req.view, expand=expand, collapse=collapse, timeout=DOT_TIMEOUT)
     view = diagram.view
-    clock.lap("view")
-    svg = session.svg(diagram)
-    clock.lap("layout")
-    return {"svg": svg, "view": req.view, "expand": expand, "collapse": collapse,
-            "expandable": [b.path for b in view.boxes if b.expandable], "clusters": [c.path for c in view.clusters],
-            "notes": list(diagram.notes)}
+    return diagram, {"view": req.view, "expand": expand, "collapse": collapse,
+                     "expandable": [b.path for b in view.boxes if b.expandable],
+                     "clusters": [c.path for c in view.clusters], "notes": diagram.notes}
 
 
 def _known_path(net, path: str) -> bool:
@@ -165,12 +177,10 @@ class Clock:
 
 
 def error_json(err: ArchError, text: str, name: str) -> dict:
-    """The error for the page: its parts, the compiler-style text, and where to underline it in the editor."""
-    shown = _renamed(err, name)
-    title, _ = CODES[err.code]
-    mark, at = _mark(err, text)
-    return {"code": err.code, "title": title, "message": err.message, "hint": err.hint, "detail": err.detail,
-            "where": str(shown.span) if shown.span else None, "text": shown.format(), "mark": mark, "mark_at": at}
+    """The error for the page, named after its document, with where to underline it in the editor."""
+    body = error_body(_renamed(err, name))
+    body["mark"], body["mark_at"] = _mark(err, text)
+    return body
 
 
 def _mark(err: ArchError, text: str) -> tuple[dict | None, str | None]:

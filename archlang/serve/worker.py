@@ -6,8 +6,8 @@ kills this process when an answer is late (a thread could not be stopped)
 and starts another. Nothing a request holds is executed; spec text goes
 through the parser, values through the language's value parser.
 
-Requests: {"kind": "update" | "export", "req": JSON TEXT, "name", "base", "max_layers"},
-{"kind": "vocab"}, {"kind": "ready"}; `req` is the page's request as the server validated it.
+Its first line says it is ready. Requests: {"kind": "update" | "export", "req": JSON TEXT, "name", "base",
+"max_layers"} and {"kind": "vocab"}; `req` is the page's request as the server validated it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ MIME = {"svg": "image/svg+xml", "png": "image/png", "json": "application/json", 
 
 def export(req: Export, name: str, base: str, max_layers: int) -> dict:
     """A file of the current spec: a picture, the summary JSON, PyTorch source, or the spec with imports inlined."""
-    net = load_spec(req, base, max_layers)
+    net = load_spec(req, name, base, max_layers)
     fmt = req.format
     if fmt == "json":
         data = json.dumps(net.to_dict(), indent=2).encode("utf-8")
@@ -46,8 +46,6 @@ def export(req: Export, name: str, base: str, max_layers: int) -> dict:
 
 def handle(message: dict, session: Session) -> dict:
     kind = message.get("kind")
-    if kind == "ready":
-        return {"ok": True}
     if kind == "vocab":
         from archlang.serve.vocab import vocabulary
 
@@ -79,11 +77,13 @@ def main() -> None:
     session = Session(DotProcess())
     if os.environ.get("ARCHLANG_WORKER_WARM") == "1":
         warm_up(session)
+    answers.write(b'{"ready":true}\n')
+    answers.flush()
     for line in sys.stdin.buffer:
         try:
             reply = handle(json.loads(line), session)
         except Exception as e:  # a bug in archlang, not in the spec: say so and stay up
-            reply = {"ok": False, "error": {"code": None, "title": "internal error",
+            reply = {"ok": False, "error": {"code": None, "title": "internal error", "mark": None,
                                             "message": f"{type(e).__name__}: {e}",
                                             "hint": "this is a bug in archlang: please report it with the spec",
                                             "text": f"archlang: internal error: {type(e).__name__}: {e}"}}

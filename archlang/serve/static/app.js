@@ -8,11 +8,10 @@ import {Diagram} from "./diagram.js";
 import {renderTable, renderTotals, renderDiff} from "./table.js";
 import {Controls} from "./controls.js";
 import {Documents} from "./files.js";
-import {el, shape, debounce, post} from "./util.js";
+import {el, shape, post} from "./util.js";
 
 const boot = JSON.parse(document.getElementById("boot").textContent);
 const $ = (id) => document.getElementById(id);
-const DEBOUNCE = 30;   // ms after a keystroke: short, since the server keeps only the newest request
 const SETTLE = 1500;   // ms a valid version stays before the next diff compares with it
 
 const state = {
@@ -22,11 +21,27 @@ const state = {
 };
 
 const editor = createEditor({parent: $("editor"), doc: "", errorsUrl: boot.errors,
-  onChange: () => { docs.changed(); schedule(); }, onSave: () => docs.save()});
-const docs = new Documents(boot, editor, {reload: ({fresh} = {}) => { if (fresh) fresh_(); request(); }, status});
+  onChange: () => { docs.changed(); schedule(); }});
+const docs = new Documents(boot, editor, {reload: ({fresh} = {}) => { if (fresh) fresh_(); schedule(); }, status});
 const diagram = new Diagram($("stage"), $("canvas"), {open, close});
 const controls = new Controls($("params"), {set: (name, value) => { state.settings[name] = value; schedule(); }});
-const schedule = debounce(request, DEBOUNCE);
+
+// Updates go out one at a time: the first edit after a quiet moment at once (after the current
+// event, so that one keystroke's changes travel together); edits made while an update is out
+// wait for its answer, and only the newest text goes then. So the page never queues stale work,
+// and the server, which also keeps only a page's newest request, is never flooded.
+const flow = {out: false, wanted: false};
+function schedule() {
+  flow.wanted = true;
+  if (!flow.out) { flow.out = true; setTimeout(pump, 0); }
+}
+async function pump() {
+  while (flow.wanted) {
+    flow.wanted = false;
+    await request();
+  }
+  flow.out = false;
+}
 
 function status(text, bad = false, title = "") {
   const box = $("status");
@@ -46,7 +61,6 @@ function fresh_() {
 }
 
 async function request() {
-  schedule.cancel();
   clearTimeout(state.settle);
   const seq = ++state.seq, start = performance.now();
   const compared = state.baseline !== null;
@@ -59,7 +73,7 @@ async function request() {
     if (seq === state.seq) status("the server does not answer: is `archlang serve` still running?", true);
     return;
   }
-  if (answer.superseded || seq !== state.seq) return;
+  if (answer.superseded || seq !== state.seq || flow.wanted) return;  // a newer text is on its way
   apply(answer, compared, performance.now() - start);
 }
 
@@ -137,7 +151,7 @@ function open(path) {
   if (!state.expand.includes(path)) state.expand = [...state.expand, path];
   state.collapse = state.collapse.filter((p) => p !== path);
   state.focus = path;
-  request();
+  schedule();
 }
 
 function close(path) {
@@ -145,12 +159,12 @@ function close(path) {
   if (state.expand.some(inside)) state.expand = state.expand.filter((p) => !inside(p));
   else state.collapse = [...state.collapse, path];
   state.focus = path;
-  request();
+  schedule();
 }
 
 function setView(view) {
   Object.assign(state, {view, expand: [], collapse: [], refit: true});
-  request();
+  schedule();
 }
 
 // ---- downloads: the server makes the file from the text as it is now
@@ -182,11 +196,14 @@ function wire() {
   $("zoom-out").addEventListener("click", () => diagram.zoom(0.8));
   $("network").addEventListener("change", () => {
     Object.assign(state, {network: $("network").value, settings: {}, expand: [], collapse: [], refit: true, open: null});
-    request();
+    schedule();
   });
   $("input-shape").addEventListener("input", () => { state.input = $("input-shape").value.trim() || null; schedule(); });
-  $("reset").addEventListener("click", () => { state.settings = {}; state.input = null; request(); });
+  $("reset").addEventListener("click", () => { state.settings = {}; state.input = null; schedule(); });
   for (const b of document.querySelectorAll("#downloads button")) b.addEventListener("click", () => download(b.dataset.format));
+  document.addEventListener("keydown", (e) => {  // Save also when the focus is not in the editor
+    if ((e.ctrlKey || e.metaKey) && e.key === "s") { e.preventDefault(); docs.save(); }
+  });
   splitter($("split-v"), "x", $("left"), "--left");
   splitter($("split-h"), "y", $("bottom"), "--bottom");
 }
@@ -213,7 +230,7 @@ async function main() {
   fetch("/api/vocab").then((r) => (r.ok ? r.json() : null)).then((v) => { if (v) editor.setVocabulary(v); });
   await docs.start();
   state.refit = true;
-  await request();
+  schedule();
   editor.focus();
 }
 

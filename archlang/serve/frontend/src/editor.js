@@ -123,7 +123,7 @@ function diagnostic(error, length, errorsUrl) {
     }};
 }
 
-export function createEditor({parent, doc, onChange, onSave, errorsUrl}) {
+export function createEditor({parent, doc, onChange, errorsUrl}) {
   const language = new Compartment(), completion = new Compartment();
   const view = new EditorView({
     parent,
@@ -133,8 +133,8 @@ export function createEditor({parent, doc, onChange, onSave, errorsUrl}) {
       closeBrackets(), rectangularSelection(), highlightActiveLine(), highlightSelectionMatches(),
       indentUnit.of("    "), syntaxHighlighting(highlight), lintGutter(),
       language.of(archLanguage(EMPTY)), completion.of(autocompletion({override: [completions(EMPTY)]})),
-      keymap.of([{key: "Mod-s", preventDefault: true, run: () => { onSave(); return true; }},
-        {key: "Mod-/", run: toggleComment}, ...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap,
+      EditorView.lineWrapping,
+      keymap.of([{key: "Mod-/", run: toggleComment}, ...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap,
         ...historyKeymap, ...completionKeymap, indentWithTab]),
       EditorView.updateListener.of((u) => { if (u.docChanged && !u.transactions.some(t => t.annotation(external))) onChange(); }),
     ]}),
