@@ -167,6 +167,11 @@ def test_the_set_controls_change_everything(tab, pattern_file):
     tab.after_edit(before)
     assert totals_params(tab) == archlang.load(pattern_file, width=16, pool=False).params
     before = tab.updates()
+    tab.page.locator("#input-shape").fill("3x64x64")
+    tab.after_edit(before)
+    expected = archlang.load(pattern_file, width=16, pool=False, input_shape="3x64x64")
+    assert totals_params(tab) == expected.params and "3×64×64 → 10" in tab.text("#totals")
+    before = tab.updates()
     tab.page.locator('input[data-name="width"]').fill("wide")
     tab.after_edit(before)
     assert "E309" in tab.text("#status")
@@ -199,6 +204,11 @@ def test_clicking_boxes_opens_and_closes_them(browser, tmp_path):
         assert tab.page.locator("g.cluster").count() == 0
         tab.page.locator('tr[data-path="layer3"] button.toggle').click()
         assert tab.page.locator('tr[data-path^="layer3."]').count() >= 2  # its rows, folded
+        before = tab.updates()
+        tab.page.locator("#network").select_option("ResNet")
+        tab.after_edit(before)
+        assert tab.text("#totals").startswith("ResNet ") and 'value="50"' in tab.page.locator(
+            'input[data-name="depth"]').evaluate("e => `value=\"${e.value}\"`")
         tab.close()
 
 

@@ -19,6 +19,8 @@ function cleanSvg(text) {
   return document.importNode(svg, true);
 }
 
+const READABLE = 0.7;  // the smallest scale a new picture opens at, unless it is wider than the pane
+
 export class Diagram {
   constructor(stage, canvas, {open, close}) {
     Object.assign(this, {stage, canvas, open, close});
@@ -39,11 +41,12 @@ export class Diagram {
     return svg ? [svg.width.baseVal.value || 1, svg.height.baseVal.value || 1] : [1, 1];
   }
 
-  // The whole picture when it stays readable, else its width, top first; never above 100%.
-  fit() {
+  // whole: the whole picture (the "fit" button). Else (a new picture) as much as stays readable:
+  // the whole picture, or its width, but not below 70% for a tall one; top first, never above 100%.
+  fit(whole = true) {
     const [w, h] = this.size(), W = this.stage.clientWidth - 24, H = this.stage.clientHeight - 24;
-    const whole = Math.min(1, W / w, H / h), wide = Math.min(1, W / w);
-    this.view.k = whole >= 0.5 * wide ? whole : wide;
+    const all = Math.min(1, W / w, H / h), wide = Math.min(1, W / w);
+    this.view.k = whole ? all : Math.max(all, Math.min(wide, READABLE));
     this.view.x = Math.max(12, (this.stage.clientWidth - w * this.view.k) / 2);
     this.view.y = 12;
     this.apply();
@@ -70,7 +73,7 @@ export class Diagram {
       if ((g.id.startsWith("p:") && openable.has(path)) || (g.id.startsWith("c:") && clusters.has(path)))
         g.classList.add("clickable");
     }
-    if (first || refit) this.fit();
+    if (first || refit) this.fit(false);
     else this.apply();
     if (focus) {
       const target = document.getElementById("c:" + focus) || document.getElementById("p:" + focus);

@@ -60,12 +60,12 @@ function line(row, depth, isOpen, isChanged, toggle, pick) {
   }
   name.append(el("span", {class: "label", text: row.name}));
   if (row.count > 1) name.append(el("span", {class: "count", text: ` ×${row.count}`}));
-  const params = el("td", {class: "num", text: count(row.params)});
-  if (row.count > 1 && row.unit_params !== null && row.unit_params !== undefined && row.params)
-    params.append(el("span", {class: "each", text: ` (${human(row.unit_params)} each)`}));
-  const tr = el("tr", {class: `kind-${row.kind}${isChanged ? " changed" : ""}`, "data-path": row.path,
+  const each = row.count > 1 && row.unit_params !== null && row.unit_params !== undefined && row.params
+    ? ` (${count(row.unit_params)} each)` : "";
+  const params = el("td", {class: "num", text: count(row.params), title: human(row.params) + each});
+  const macs = el("td", {class: "num", text: human(row.macs), title: `${count(row.macs)} MACs`});
+  return el("tr", {class: `kind-${row.kind}${isChanged ? " changed" : ""}`, "data-path": row.path,
     onclick: () => pick(row.path)},
     name, el("td", {class: "type", text: row.type, title: row.type}), el("td", {class: "shape", text: shape(row.shape)}),
-    params, el("td", {class: "num", text: count(row.macs)}), el("td", {class: "num", text: rf(row.rf)}));
-  return tr;
+    params, macs, el("td", {class: "num", text: rf(row.rf)}));
 }
