@@ -204,6 +204,8 @@ def test_clicking_boxes_opens_and_closes_them(browser, tmp_path):
         assert tab.page.locator("g.cluster").count() == 0
         tab.page.locator('tr[data-path="layer3"] button.toggle').click()
         assert tab.page.locator('tr[data-path^="layer3."]').count() >= 2  # its rows, folded
+        tab.page.locator('tr[data-path="layer2"] td.name').click()  # a row shows its box
+        assert tab.page.locator('[id="p:layer2"].found').count() == 1
         before = tab.updates()
         tab.page.locator("#network").select_option("ResNet")
         tab.after_edit(before)

@@ -5,7 +5,7 @@ diagram, the layer table and the errors follow as you type.
     archlang serve                           # a scratch buffer and the zoo's specs
 
 Modules: `server` (listening, the address, the browser), `app` (the web
-application's handlers), `guard` (Host, Origin and token checks), `jobs` (the
+application and what it holds), `routes` (its handlers), `guard` (Host, Origin and token checks), `jobs` (the
 worker processes and their time limit), `worker` (the process that loads
 specs), `update` (one update: errors, controls, table, picture, diff),
 `table`, `controls`, `digest`, `vocab`, `dotproc`, `files`, `protocol`

@@ -15,7 +15,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from archlang.errors import ArchError
+from archlang.errors import CODES, ArchError
 
 _HERE = Path(__file__).resolve().parent
 # Installed from a wheel: archlang/specs/ (shipped as the data package archlang.specs); in a checkout: specs/.
@@ -38,10 +38,11 @@ class EditedFile:
     def __init__(self, path: str | Path):
         self.path = Path(os.path.abspath(path))
         self.name = self.path.name
-        if self.path.suffix != ".arch" or not self.path.parent.is_dir() or self.path.is_dir():
-            raise ArchError("E903", f"cannot edit {path}: " + (
-                "it is a folder" if self.path.is_dir() else "its folder does not exist"
-                if not self.path.parent.is_dir() else "the playground edits .arch files"), None)
+        why = ("it is a folder" if self.path.is_dir() else
+               "its folder does not exist" if not self.path.parent.is_dir() else
+               "the playground edits .arch files" if self.path.suffix != ".arch" else None)
+        if why:
+            raise ArchError("E903", f"cannot edit {path}: {why}", None, hint=CODES["E903"][1])
 
     @property
     def folder(self) -> str:
