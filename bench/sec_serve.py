@@ -8,8 +8,8 @@ Debian's headless Chromium driven by Playwright. Each keystroke changes the netw
 (`classes = 1000` becomes `10001`, then `1000` again: a new classifier, new totals, a
 new picture), so nothing is served from a cache. The page's own clock measures from
 the keydown to the frame after the diagram and the table were replaced (the page
-marks that moment by counting its updates on <body>); the debounce (30 ms) is inside
-the figure. The server's figures are the worker's timings sent with each answer.
+marks that moment by counting its updates on <body>). The server's figures are the
+worker's timings sent with each answer.
 
 Start-up: a new `archlang serve FILE --no-browser --port 0` process, timed from its
 start to the page's HTML received (the printed address, its redirect, then `/`).
@@ -173,8 +173,9 @@ def run(cfg: Config, specs=None) -> Section:
     body = table(["spec (imports inlined)", "page: keystroke → frame (ms)", "→ DOM updated (ms)", "worst (ms)",
                   "server total (ms)", "check", "table", "view", "layout"], rows)
     body += (f"\n\nMedians of {reps} keystrokes after {warmup} warm-up, each changing the classifier's width "
-             "(so the picture and every figure change). The page's figure includes the 30 ms debounce, the "
-             "request, the worker's time and the page's redraw; the server columns are the worker's own "
-             "(check: parse, elaborate, analyse; table: the folded summary; view: the diagram's boxes; "
-             f"layout: graphviz). Start-up: {', '.join(f'{s:.2f}' for s in starts)} s.")
+             "(so the picture and every figure change). The page's figure includes the editor's handling of "
+             "the key, the request, the worker's time and the page's redraw; the server columns are the "
+             "worker's own (check: parse, elaborate, analyse; table: the folded summary; view: the diagram's "
+             "boxes; layout: graphviz's time beyond the table's, which it overlaps). Start-up: "
+             f"{', '.join(f'{s:.2f}' for s in starts)} s.")
     return Section(KEY, TITLE, body, goals)

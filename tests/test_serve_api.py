@@ -218,6 +218,7 @@ def test_an_edit_on_disk_is_announced(edited):
         chunk = sock.recv(65536)
         assert chunk, "the event stream closed"
         got += chunk
-        events = [json.loads(line[6:]) for line in got.decode().splitlines() if line.startswith('data: {"type": "file"')]
+        events = [json.loads(line[6:]) for line in got.decode().splitlines()
+                  if line.startswith('data: {"type": "file"')]
     sock.close()
     assert events[0]["text"].endswith("# from another editor\n") and events[0]["exists"]

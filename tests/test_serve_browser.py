@@ -24,7 +24,8 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless chromium is n
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
 PATTERN = (ROOT / "specs" / "pattern.arch").read_text()
-RESNET50 = (ROOT / "specs" / "resnet50.arch").read_text().replace('"resnet.arch"', f'"{ROOT / "specs" / "resnet.arch"}"')
+RESNET50 = (ROOT / "specs" / "resnet50.arch").read_text().replace('"resnet.arch"',
+                                                                 f'"{ROOT / "specs" / "resnet.arch"}"')
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +162,8 @@ def test_the_set_controls_change_everything(tab, pattern_file):
     tab.page.locator('input[data-name="width"]').fill("16")
     tab.after_edit(before)
     assert totals_params(tab) == archlang.load(pattern_file, width=16).params
-    assert "set" in tab.page.locator("label.control", has=tab.page.locator('input[data-name="width"]')).get_attribute("class")
+    width = tab.page.locator("label.control", has=tab.page.locator('input[data-name="width"]'))
+    assert "set" in width.get_attribute("class")
     before = tab.updates()
     tab.page.locator('input[data-name="pool"]').uncheck()
     tab.after_edit(before)

@@ -118,8 +118,8 @@ def test_an_update_answers_what_the_page_shows(session):
 def test_the_diff_names_what_an_edit_changed(session):
     text = (ROOT / "specs" / "resnet.arch").read_text()
     before = ask(session, text)
-    after = ask(session, text.replace("layer3: stage(unit, 256, blocks[2], 2)", "layer3: stage(unit, 256, blocks[2], 4)"),
-                baseline=before["digest"])
+    strided = text.replace("layer3: stage(unit, 256, blocks[2], 2)", "layer3: stage(unit, 256, blocks[2], 4)")
+    after = ask(session, strided, baseline=before["digest"])
     changes = {c["what"]: (c["old"], c["new"]) for c in after["diff"]}
     assert changes["layer3 output"] == ("1024×14×14", "1024×7×7")
     assert changes["layer4 output"] == ("2048×7×7", "2048×4×4")

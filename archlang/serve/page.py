@@ -37,8 +37,9 @@ PAGE = """<!DOCTYPE html>
   <span id="status" role="status"></span>
   <span id="downloads">download
     <button data-format="svg" title="the diagram as SVG">SVG</button><button data-format="png"
-    title="the diagram as PNG">PNG</button><button data-format="html" title="the interactive diagram page">HTML</button><button
-    data-format="json" title="the summary as JSON (archlang summary --json)">JSON</button><button data-format="py"
+    title="the diagram as PNG">PNG</button><button data-format="html"
+    title="the interactive diagram page">HTML</button><button data-format="json"
+    title="the summary as JSON (archlang summary --json)">JSON</button><button data-format="py"
     title="standalone PyTorch source (archlang compile)">PyTorch</button><button data-format="arch"
     title="the spec with its imports inlined">.arch</button></span>
   <a id="errors-link" href="/errors" target="_blank" rel="noopener">error codes</a>

@@ -60,7 +60,8 @@ def handle(message: dict, session: Session) -> dict:
         return {"ok": False, "error": error_json(e, req.text, message["name"])}
 
 
-WARM_UP = "network Warm(pool = true):\n    input(3, 32, 32) -> [conv(8) -> bn -> relu -> maxpool? -> dropout] * 2 -> fc(10)\n"
+WARM_UP = ("network Warm(pool = true):\n"
+           "    input(3, 32, 32) -> [conv(8) -> bn -> relu -> maxpool? -> dropout] * 2 -> fc(10)\n")
 
 
 def warm_up(session: Session) -> None:

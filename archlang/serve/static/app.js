@@ -26,14 +26,14 @@ const docs = new Documents(boot, editor, {reload: ({fresh} = {}) => { if (fresh)
 const diagram = new Diagram($("stage"), $("canvas"), {open, close});
 const controls = new Controls($("params"), {set: (name, value) => { state.settings[name] = value; schedule(); }});
 
-// Updates go out one at a time: the first edit after a quiet moment at once (after the current
-// event, so that one keystroke's changes travel together); edits made while an update is out
-// wait for its answer, and only the newest text goes then. So the page never queues stale work,
-// and the server, which also keeps only a page's newest request, is never flooded.
+// Updates go out one at a time: the first edit after a quiet moment at once (once the current
+// event is handled, so that one keystroke's changes travel together); edits made while an update
+// is out wait for its answer, and only the newest text goes then. So the page never queues stale
+// work, and the server, which also keeps only a page's newest request, is never flooded.
 const flow = {out: false, wanted: false};
 function schedule() {
   flow.wanted = true;
-  if (!flow.out) { flow.out = true; setTimeout(pump, 0); }
+  if (!flow.out) { flow.out = true; queueMicrotask(pump); }
 }
 async function pump() {
   while (flow.wanted) {
@@ -98,7 +98,7 @@ function good(answer, compared, ms) {
   showTable();
   renderTotals($("totals"), answer.totals);
   renderDiff($("diff"), answer.diff, compared);
-  if (!document.activeElement || document.activeElement.id !== "input-shape") $("input-shape").value = shape(answer.totals.input);
+  if (document.activeElement !== $("input-shape")) $("input-shape").value = shape(answer.totals.input);
   if (state.baseline === null) state.baseline = answer.digest;
   else state.settle = setTimeout(() => { state.baseline = answer.digest; }, SETTLE);
   const t = answer.timings;
@@ -125,7 +125,8 @@ function bad(error) {
 
 function showControls(c, error) {
   const problem = error && ["E204", "E309"].includes(error.code)
-    ? Object.keys(state.settings).find((n) => error.message.includes(`--set ${n}=`) || error.message.includes(`\`${n}\``))
+    ? Object.keys(state.settings).find((n) => error.message.includes(`--set ${n}=`) ||
+      error.message.includes(`\`${n}\``))
     : null;
   controls.render(c, state.settings, problem);
   const menu = $("network");
@@ -169,7 +170,8 @@ function setView(view) {
 
 // ---- downloads: the server makes the file from the text as it is now
 async function download(format) {
-  status(format === "py" ? "writing the PyTorch source (PyTorch loads first: a few seconds)…" : `making ${format}…`);
+  status(format === "py" ? "writing the PyTorch source (PyTorch loads first: a few seconds)…"
+    : `making ${format}…`);
   const response = await post("/api/export", {...spec(), format, view: state.view, expand: state.expand,
     collapse: state.collapse});
   if (!response.ok) {
@@ -189,18 +191,26 @@ async function download(format) {
 }
 
 function wire() {
-  for (const b of document.querySelectorAll("#views button")) b.addEventListener("click", () => setView(b.dataset.view));
+  for (const b of document.querySelectorAll("#views button")) {
+    b.addEventListener("click", () => setView(b.dataset.view));
+  }
   $("collapse-all").addEventListener("click", () => setView("overview"));
   $("fit").addEventListener("click", () => diagram.fit());
   $("zoom-in").addEventListener("click", () => diagram.zoom(1.25));
   $("zoom-out").addEventListener("click", () => diagram.zoom(0.8));
   $("network").addEventListener("change", () => {
-    Object.assign(state, {network: $("network").value, settings: {}, expand: [], collapse: [], refit: true, open: null});
+    Object.assign(state, {network: $("network").value, settings: {}, expand: [], collapse: [], refit: true,
+      open: null});
     schedule();
   });
-  $("input-shape").addEventListener("input", () => { state.input = $("input-shape").value.trim() || null; schedule(); });
+  $("input-shape").addEventListener("input", () => {
+    state.input = $("input-shape").value.trim() || null;
+    schedule();
+  });
   $("reset").addEventListener("click", () => { state.settings = {}; state.input = null; schedule(); });
-  for (const b of document.querySelectorAll("#downloads button")) b.addEventListener("click", () => download(b.dataset.format));
+  for (const b of document.querySelectorAll("#downloads button")) {
+    b.addEventListener("click", () => download(b.dataset.format));
+  }
   document.addEventListener("keydown", (e) => {  // Save also when the focus is not in the editor
     if ((e.ctrlKey || e.metaKey) && e.key === "s") { e.preventDefault(); docs.save(); }
   });

@@ -34,7 +34,8 @@ export class Controls {
     const items = controls.params.map((p) => {
       const input = p.type === "boolean"
         ? el("input", {type: "checkbox", "data-name": p.name})
-        : el("input", {type: "text", spellcheck: "false", "data-name": p.name, size: Math.max(3, Math.min(18, p.value.length + 1)),
+        : el("input", {type: "text", spellcheck: "false", "data-name": p.name,
+          size: Math.max(3, Math.min(18, p.value.length + 1)),
           placeholder: p.type === "required" ? "required" : ""});
       input.disabled = !p.editable;
       input.addEventListener(p.type === "boolean" ? "change" : "input",

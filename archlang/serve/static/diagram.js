@@ -13,7 +13,8 @@ function cleanSvg(text) {
   for (const node of [svg, ...svg.querySelectorAll("*")]) {
     for (const attr of [...node.attributes]) {
       const name = attr.name.toLowerCase();
-      if (name.startsWith("on") || (name.endsWith("href") && !attr.value.startsWith("#"))) node.removeAttribute(attr.name);
+      const active = name.startsWith("on") || (name.endsWith("href") && !attr.value.startsWith("#"));
+      if (active) node.removeAttribute(attr.name);
     }
   }
   return document.importNode(svg, true);

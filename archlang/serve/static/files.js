@@ -59,7 +59,8 @@ export class Documents {
     this.remember();
     let text = localStorage.getItem(this.key(doc));
     if (text === null) {
-      text = doc === "scratch" ? this.boot.seed : (await (await fetch("/api/doc?doc=" + encodeURIComponent(doc))).json()).text;
+      text = doc === "scratch" ? this.boot.seed
+        : (await (await fetch("/api/doc?doc=" + encodeURIComponent(doc))).json()).text;
     }
     this.doc = doc;
     this.editor.setText(text);

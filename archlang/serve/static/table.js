@@ -21,7 +21,8 @@ export function renderTotals(box, totals) {
 export function renderDiff(box, changes, compared) {
   if (!compared) { box.replaceChildren(); return; }
   if (!changes.length) {
-    box.replaceChildren(el("span", {class: "diff-none", text: "no change in shapes, parameters or MACs since the last version"}));
+    box.replaceChildren(el("span", {class: "diff-none",
+      text: "no change in shapes, parameters or MACs since the last version"}));
     return;
   }
   const items = [el("span", {class: "diff-head", text: "since the last version:"})];
@@ -29,7 +30,9 @@ export function renderDiff(box, changes, compared) {
     const item = el("span", {class: `change ${c.change}`, "data-what": c.what});
     item.append(el("span", {class: "what", text: c.what}));
     if (c.change === "added" || c.change === "removed") item.append(el("span", {class: "new", text: ` ${c.new}`}));
-    else if (c.old || c.new) item.append(el("span", {class: "old", text: ` ${c.old}`}), " → ", el("span", {class: "new", text: c.new}));
+    else if (c.old || c.new) {
+      item.append(el("span", {class: "old", text: ` ${c.old}`}), " → ", el("span", {class: "new", text: c.new}));
+    }
     items.push(item);
   }
   box.replaceChildren(...items);
@@ -66,6 +69,6 @@ function line(row, depth, isOpen, isChanged, toggle, pick) {
   const macs = el("td", {class: "num", text: human(row.macs), title: `${count(row.macs)} MACs`});
   return el("tr", {class: `kind-${row.kind}${isChanged ? " changed" : ""}`, "data-path": row.path,
     onclick: () => pick(row.path)},
-    name, el("td", {class: "type", text: row.type, title: row.type}), el("td", {class: "shape", text: shape(row.shape)}),
-    params, macs, el("td", {class: "num", text: rf(row.rf)}));
+    name, el("td", {class: "type", text: row.type, title: row.type}),
+    el("td", {class: "shape", text: shape(row.shape)}), params, macs, el("td", {class: "num", text: rf(row.rf)}));
 }

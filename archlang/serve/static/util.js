@@ -6,7 +6,9 @@ export function el(tag, attrs = {}, ...children) {
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
+    else if (value !== undefined && value !== null && value !== false) {
+      node.setAttribute(key, value === true ? "" : value);
+    }
   }
   for (const child of children) if (child !== null && child !== undefined) node.append(child);
   return node;

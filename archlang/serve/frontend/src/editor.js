@@ -87,7 +87,8 @@ function completions(vocab) {
     for (const m of text.matchAll(/^\s*(block|network|let)\s+([A-Za-z_]\w*)/gm))
       add(m[2], m[1] === "let" ? "variable" : "class", m[1]);
     for (const [name, layer] of Object.entries(vocab.layers))
-      add(name, "function", layer.alias_of ? `= ${layer.alias_of}` : "layer", layer.signature + (layer.doc ? "\n" + layer.doc : ""));
+      add(name, "function", layer.alias_of ? `= ${layer.alias_of}` : "layer",
+        layer.signature + (layer.doc ? "\n" + layer.doc : ""));
     for (const k of vocab.keywords) add(k, "keyword");
     for (const f of vocab.functions) add(f, "function", "function");
     return {from: word.from, options, validFor: /^\w*$/};
@@ -136,7 +137,9 @@ export function createEditor({parent, doc, onChange, errorsUrl}) {
       EditorView.lineWrapping,
       keymap.of([{key: "Mod-/", run: toggleComment}, ...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap,
         ...historyKeymap, ...completionKeymap, indentWithTab]),
-      EditorView.updateListener.of((u) => { if (u.docChanged && !u.transactions.some(t => t.annotation(external))) onChange(); }),
+      EditorView.updateListener.of((u) => {
+        if (u.docChanged && !u.transactions.some((t) => t.annotation(external))) onChange();
+      }),
     ]}),
   });
   return {
