@@ -71,8 +71,10 @@ def test_listening_beyond_this_machine_is_warned_about(tmp_path):
     assert url.startswith("http://127.0.0.1:") and "warning: listening on 0.0.0.0" in err
 
 
-@pytest.mark.parametrize("name,code", [("missing/x.arch", "E903"), ("notes.txt", "E903"), (".", "E903")])
+@pytest.mark.parametrize("name,code", [("missing/x.arch", "E903"), ("notes.txt", "E903"), (".", "E903"),
+                                       ("latin1.arch", "E903")])
 def test_what_it_cannot_edit_is_refused(tmp_path, name, code):
+    (tmp_path / "latin1.arch").write_bytes("# caf\xe9\nnetwork N:\n    input(4) -> fc(2)\n".encode("latin-1"))
     done = subprocess.run([*ARCHLANG, "serve", name, "--no-browser", "--port", "0"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and f"error[{code}]" in done.stderr and "Traceback" not in done.stderr

@@ -8,6 +8,7 @@ layer registry. Every spec of the zoo and of tests/specs takes part.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,9 @@ def test_setting_texts_read_back_through_set():
 
 def test_an_update_answers_what_the_page_shows(session):
     text = (ROOT / "specs" / "resnet50.arch").read_text()
+    here = os.getcwd()
     answer = ask(session, text)
+    assert os.getcwd() == here  # imports resolved from the document's folder, and the process stays where it was
     net = archlang.load(ROOT / "specs" / "resnet50.arch")
     assert answer["ok"] and answer["totals"]["params"] == net.params == 25_557_032
     assert answer["totals"]["output"] == [1000]

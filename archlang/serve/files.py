@@ -28,6 +28,14 @@ def version(data: bytes | None) -> str:
     return "" if data is None else hashlib.sha256(data).hexdigest()[:20]
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 def decode(data: bytes) -> str:
     return data.decode("utf-8", "replace").removeprefix("\ufeff").replace("\r\n", "\n")
 
@@ -41,6 +49,9 @@ class EditedFile:
         why = ("it is a folder" if self.path.is_dir() else
                "its folder does not exist" if not self.path.parent.is_dir() else
                "the playground edits .arch files" if self.path.suffix != ".arch" else None)
+        data = self.data() if not why else None
+        if data is not None and not _is_utf8(data):
+            why = "it is not UTF-8 text, and saving it from the page would change its bytes"
         if why:
             raise ArchError("E903", f"cannot edit {path}: {why}", None, hint=CODES["E903"][1])
 

@@ -60,7 +60,7 @@ class Guard:
     def origin_ok(self, origin: str | None, host: str) -> bool:
         if origin is None:
             return True
-        return origin.lower() in (f"http://{host.lower()}",)
+        return origin.lower() == f"http://{host.lower()}"
 
     def token_ok(self, headers: dict, query: str) -> bool:
         given = headers.get("x-archlang-token")

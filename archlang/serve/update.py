@@ -10,6 +10,7 @@ are dropped, not reported: the page offers what the text now has.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -75,10 +76,25 @@ def _stamps(net, base: str) -> dict:
     return out
 
 
+@contextlib.contextmanager
+def in_folder(base: str):
+    """Spec text's imports resolve from the current folder, as `archlang.load` reads them: be in `base`."""
+    old = os.getcwd()
+    os.chdir(base)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
 def load_spec(req: Update, name: str, base: str, max_layers: int):
     """`archlang.load` of the page's text from `base`, dropping settings and a network the text no longer has;
     the network is named after the document (summaries, pictures and sources say where it came from)."""
-    os.chdir(base)
+    with in_folder(base):
+        return _load(req, name, max_layers)
+
+
+def _load(req: Update, name: str, max_layers: int):
     text = req.text if req.text.endswith("\n") else req.text + "\n"  # never mistaken for a file name
     settings, network = dict(req.settings), req.network
     while True:
@@ -106,7 +122,7 @@ def update(session: Session, req: Update, name: str, base: str, max_layers: int)
         net = session.load(req, name, base, max_layers)
     except ArchError as e:
         clock.lap("check")
-        return {"ok": False, "error": error_json(e, req.text, name), "controls": _controls_of_text(req),
+        return {"ok": False, "error": error_json(e, req.text, name), "controls": _controls_of_text(req, base),
                 "timings": clock.laps}
     clock.lap("check")
     diagram, picture = _diagram(net, req)
@@ -125,10 +141,11 @@ def update(session: Session, req: Update, name: str, base: str, max_layers: int)
     return result
 
 
-def _controls_of_text(req: Update) -> dict | None:
+def _controls_of_text(req: Update, base: str) -> dict | None:
     """The controls of a text that does not load: its networks and defaults, when it parses."""
     try:
-        program = load_program(req.text + "\n", BUFFER)
+        with in_folder(base):
+            program = load_program(req.text + "\n", BUFFER)
         network = req.network if req.network in program.networks else None
         return controls(program, network, {}, {})
     except ArchError:
