@@ -15,7 +15,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from archlang.errors import CODES, ArchError
+from archlang.errors import ArchError
 
 _HERE = Path(__file__).resolve().parent
 # Installed from a wheel: archlang/specs/ (shipped as the data package archlang.specs); in a checkout: specs/.
@@ -53,7 +53,8 @@ class EditedFile:
         if data is not None and not _is_utf8(data):
             why = "it is not UTF-8 text, and saving it from the page would change its bytes"
         if why:
-            raise ArchError("E903", f"cannot edit {path}: {why}", None, hint=CODES["E903"][1])
+            raise ArchError("E903", f"cannot edit {path}: {why}", None,
+                            hint="give a .arch file in a folder that exists (a new file is created by the first save)")
 
     @property
     def folder(self) -> str:
