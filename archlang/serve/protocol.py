@@ -20,7 +20,8 @@ Paths = Annotated[list[Short], Field(max_length=500)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build: the validators are built by the first request, not by the server's start-up.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class Digest(Strict):
