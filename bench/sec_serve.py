@@ -61,8 +61,14 @@ class Server:
                 return
         raise BenchError("archlang serve did not print its address: " + self.proc.stderr.read()[-500:])
 
-    def first_page(self) -> float:
-        """Seconds from the process start to the page's HTML, as a browser fetches it from the printed address."""
+    def cpu(self) -> float:
+        """CPU seconds the server process has used so far (its workers not included)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def first_page(self) -> tuple[float, float]:
+        """Seconds from the process start to the page's HTML, as a browser fetches it from the printed address,
+        and the CPU seconds the server used for it."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         conn.request("GET", f"/?token={self.token}")
         redirect = conn.getresponse()
@@ -71,11 +77,11 @@ class Server:
         conn.request("GET", "/", headers={"Cookie": cookie})
         page = conn.getresponse()
         body = page.read()
-        elapsed = time.perf_counter() - self.start
+        elapsed, cpu = time.perf_counter() - self.start, self.cpu()
         conn.close()
         if page.status != 200 or b'id="editor"' not in body:
             raise BenchError(f"the first page answered {page.status}")
-        return elapsed
+        return elapsed, cpu
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
@@ -152,7 +158,7 @@ def parse_ms(spec: str, reps: int) -> float:
     return median(times)
 
 
-def startups(reps: int) -> list[float]:
+def startups(reps: int) -> list[tuple[float, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         spec = inlined("resnet50", Path(tmp))
         out = []
@@ -184,9 +190,9 @@ def run(cfg: Config, specs=None) -> Section:
         if spec in GOALS:
             goals.append(Goal(f"keystroke to updated diagram and table, {spec}: median ≤ {GOALS[spec]:.0f} ms",
                               f"{page:.0f} ms (server {server['total']:.0f} ms)", page <= GOALS[spec]))
-    start = median(starts)
+    start, start_cpu = median([s for s, _ in starts]), median([c for _, c in starts])
     goals.append(Goal(f"`archlang serve` answers its first page in ≤ {START_GOAL:.0f} s",
-                      f"{start:.2f} s (median of {len(starts)})", start <= START_GOAL))
+                      f"{start:.2f} s (median of {len(starts)}; {start_cpu:.2f} s CPU)", start <= START_GOAL))
     body = table(["spec (imports inlined)", "page: keystroke → frame (ms)", "→ DOM updated (ms)", "worst (ms)",
                   "server total (ms)", "server CPU (ms)", "check", "of which parse", "table", "view", "layout"],
                  rows)
@@ -197,5 +203,6 @@ def run(cfg: Config, specs=None) -> Section:
              "check: parse, elaborate, analyse, of which parsing alone is timed in the benchmark's "
              "process; table: the folded summary; view: the diagram's "
              "boxes; layout: graphviz's time beyond the table's, which it overlaps). Start-up: "
-             f"{', '.join(f'{s:.2f}' for s in starts)} s.")
+             f"{', '.join(f'{s:.2f}' for s, _ in starts)} s wall; the server process's CPU time to that moment: "
+             f"{', '.join(f'{c:.2f}' for _, c in starts)} s.")
     return Section(KEY, TITLE, body, goals)
