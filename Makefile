@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup graphviz chromium demo test bench fuzz docs clean
+.PHONY: setup graphviz chromium node serve-assets demo test bench fuzz docs clean
 
 setup: $(STAMP) graphviz chromium
 
@@ -26,9 +26,20 @@ chromium:
 	  echo "installing Debian's chromium (browser tests of the HTML diagrams)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The playground's editor (CodeMirror) is built from archlang/serve/frontend/ into
+# archlang/serve/static/ at development time; the built files are committed.
+node:
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian's nodejs and npm (to build the playground's editor)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+
+serve-assets: node
+	cd archlang/serve/frontend && npm ci --no-audit --no-fund && node build.mjs
+
 docs: setup
 	$(BIN)/python -m archlang.backends.diagram.docs
 	$(BIN)/python docs/gen_errors.py
+	$(BIN)/python docs/playground_shot.py
 
 demo: setup
 	$(BIN)/archlang summary specs/lenet5.arch

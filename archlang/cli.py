@@ -68,6 +68,16 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--opset", type=int, default=None)
 
+    p = sub.add_parser("serve", help="a live playground in the browser: edit a spec, see the diagram and table")
+    p.add_argument("file", nargs="?", metavar="FILE", help="the .arch file to edit (created on the first save); "
+                   "without it, a scratch buffer and the specs of the zoo")
+    p.add_argument("--port", type=int, help="port to listen on (default 8040, or the next free one; 0: any)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser; just print the address")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="stop a check that runs longer (default 10)")
+    p.add_argument("--max-layers", type=int, default=100_000, help="refuse networks with more layers")
+
     p = sub.add_parser("fmt", help="format specs in one canonical layout, like black or gofmt")
     p.add_argument("files", nargs="*", metavar="FILE", help=".arch files or folders (default: standard input)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would be reformatted")
@@ -154,6 +164,13 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from archlang.serve import serve
+
+    return serve(args.file, host=args.host, port=args.port, open_browser=not args.no_browser, limit=args.timeout,
+                 max_layers=args.max_layers)
+
+
 def _model_source(args):
     def factory(path: str, overrides: dict):
         from archlang.train.spec_source import SpecSource
@@ -188,7 +205,8 @@ def cmd_lsp(args) -> int:
 
 
 COMMANDS = {"check": cmd_check, "summary": cmd_summary, "render": cmd_render, "compile": cmd_compile,
-            "export": cmd_export, "train": cmd_train, "eval": cmd_eval, "fmt": cmd_fmt, "lsp": cmd_lsp}
+            "export": cmd_export, "train": cmd_train, "eval": cmd_eval, "fmt": cmd_fmt, "lsp": cmd_lsp,
+            "serve": cmd_serve}
 
 
 def _no_pydantic_plugins() -> None:

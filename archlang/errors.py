@@ -97,6 +97,21 @@ CODES: dict[str, tuple[str, str]] = {
              "of a bitmap, or raise ARCHLANG_DOT_TIMEOUT."),
     "E713": ("unknown diagram element or option", "Use the dotted names of `archlang summary` (`layer3`, "
              "`layer3.bottleneck2`), a fold's `first:last`, and a listed view, format or theme."),
+    # 9xx: the playground (`archlang serve`)
+    "E901": ("the spec took too long to check", "The playground stops a check that runs past its time limit "
+             "(`archlang serve --timeout SECONDS`, default 10): lower a repeat count or `--max-layers`, or "
+             "draw a narrower view than `expand all`."),
+    "E902": ("cannot listen on the address", "Another program uses the port: pick another with `--port`, "
+             "or `--port 0` for any free one."),
+    "E903": ("cannot serve this file", "Give a `.arch` file (it may not exist yet: saving creates it) in a "
+             "folder that exists."),
+    "E904": ("the file changed on disk", "Another editor saved the file since the page loaded it: load the "
+             "disk version, or overwrite it on purpose."),
+    "E905": ("the checker stopped unexpectedly", "The process that checks specs ended (out of memory, or "
+             "killed); it is restarted for the next edit. Lower the sizes if it happens again."),
+    "E906": ("cannot save the file", "Check that the folder is writable and the disk is not full."),
+    "E907": ("request refused", "The page sent something the server does not accept; reload the page "
+             "(the server may have been restarted or upgraded)."),
     # 92x: editor tooling (archlang fmt, archlang lsp)
     "E920": ("the formatter would change the spec", "A bug in `archlang fmt`: the file is left as it was. "
              "Please report the spec."),

@@ -8,8 +8,9 @@ updates bench/RESULTS.md with the machine, the date and the figures.
 
 Sections: summary (archlang summary vs torchinfo), scaling (check of 1k-100k conv layers),
 construction (spec -> module vs torchvision), runtime (CPU forward/backward, eager), compile
-(the same under torch.compile), render (diagrams vs torchview), gpu (CUDA runtime and
-training; skipped without a GPU), lsp (the language server's start-up and edits, with a scripted editor).
+(the same under torch.compile), render (diagrams vs torchview), serve (the playground: keystroke
+to updated page, in headless Chromium; start-up), lsp (the language server's start-up and edits,
+with a scripted editor), gpu (CUDA runtime and training; skipped without a GPU).
 
 Every comparison runs its contenders interleaved in one loop and reports the ratio of
 medians: the machines are shared and noisy, and absolute times alone mean little.
@@ -36,8 +37,8 @@ from benchlib import (ROOT, Config, Goal, Section, loadavg, machine, machine_lin
                       table, verdict, wait_for_quiet)
 
 SECTIONS = {"summary": "sec_summary", "scaling": "sec_scaling", "construction": "sec_construct",
-            "runtime": "sec_runtime", "compile": "sec_compile", "render": "sec_render", "gpu": "sec_gpu",
-            "lsp": "sec_lsp"}
+            "runtime": "sec_runtime", "compile": "sec_compile", "render": "sec_render", "serve": "sec_serve",
+            "lsp": "sec_lsp", "gpu": "sec_gpu"}
 RESULTS = ROOT / "bench" / "RESULTS.md"
 QUICK_RESULTS = ROOT / "build" / "bench" / "RESULTS-quick.md"
 NOTES = "<!-- notes -->"

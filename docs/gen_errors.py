@@ -60,10 +60,36 @@ def backend_examples() -> dict[str, tuple[str, str, str]]:
     return out
 
 
+def serve_examples() -> dict[str, tuple[str, str | None, str]]:
+    """The playground's refusals that do not depend on a port or a clock, raised by its own code."""
+    import tempfile
+
+    from archlang import ArchError
+    from archlang.serve.files import EditedFile
+    from archlang.serve.protocol import Update, parse
+
+    out = {}
+    attempts = {
+        "E903": ("archlang serve notes.txt", None, lambda folder: EditedFile("notes.txt")),
+        "E904": ("saving net.arch from the page after another editor saved it", "network N:\n  input(4) -> fc(2)\n",
+                 lambda folder: EditedFile(folder / "net.arch").save("network N:\n  input(4) -> fc(3)\n", "old", False)),
+        "E907": ("a request whose text is a number", None, lambda folder: parse(Update, b'{"text": 5}')),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "net.arch").write_text("network N:\n  input(4) -> fc(2)\n")
+        for code, (where, spec, act) in attempts.items():
+            try:
+                act(folder)
+            except ArchError as e:
+                out[code] = (where, spec, e.format() + "\n")
+    return out
+
+
 def render() -> str:
     from archlang.errors import CODES
 
-    examples = {**fixture_examples(), **backend_examples()}
+    examples = {**fixture_examples(), **backend_examples(), **serve_examples()}
     lines = ["# archlang error codes", "",
              "Every error archlang reports has a stable code. The message names the file, line and column,",
              "underlines the offending part, and most carry a `hint:` line. Below: each code, how to fix it,",
@@ -73,8 +99,9 @@ def render() -> str:
         lines += [f"## {code}: {title}", "", fix, ""]
         if code in examples:
             where, spec, output = examples[code]
-            lines += [f"Example (`{where}`):", "", "```text", spec.rstrip("\n"), "```", "", "```text",
-                      output.rstrip("\n"), "```", ""]
+            lines += [f"Example (`{where}`):", ""]
+            lines += ["```text", spec.rstrip("\n"), "```", ""] if spec is not None else []
+            lines += ["```text", output.rstrip("\n"), "```", ""]
     return "\n".join(lines)
 
 
