@@ -10,7 +10,13 @@ Shapes are already known: elaboration computes them as it adds each node.
 
 from __future__ import annotations
 
-from archlang.layers.base import numel
+import math
+import operator
+from fractions import Fraction
+
+from typing import NamedTuple
+
+from archlang.layers.base import MAX_PERIOD, Reads, numel
 
 BYTES_PER_VALUE = 4  # float32 activations
 
@@ -28,29 +34,164 @@ def count_macs(nodes) -> None:
 
 
 def receptive_field(nodes) -> None:
-    """Receptive field size and jump (effective stride), per axis, in input pixels."""
+    """Receptive field size and jump (effective stride), per axis, in input pixels.
+
+    Along each axis a map's `Field` records which input pixels each of its positions sees,
+    as the usual theory does for an unbounded input (borders and padding ignored): a layer
+    reads a window of positions (`Layer.reads`), and a position sees the union of what those
+    saw. Where strides are whole numbers this is the classic recurrence, rf + (k - 1)·jump.
+    Upsampling makes jumps fractions and the fields differ between neighbouring positions
+    (phases): the field of a map is the largest over its positions, exactly. A merge sees the
+    union of its branches at each position (a broadcast C×1×1 gate: what the gate saw, at
+    every position). A pattern of more than MAX_PERIOD phases falls back to averaged steps:
+    rf + (k - 1)·jump with fractions, rounded up.
+    """
+    reads_of: dict = {}  # (layer, *input shapes) -> its reads: the layers of a repeat are one
     for n in nodes:
         if not n.inputs:
-            n.stats["rf"], n.stats["jump"] = (1, 1), (1, 1)
-            continue
-        if len(n.inputs) == 1:
-            rf, jump = nodes[n.inputs[0]].stats["rf"], nodes[n.inputs[0]].stats["jump"]
-        else:  # a merge sees the widest of its branches, at the finest step among them
-            ins = [nodes[i].stats for i in n.inputs]
-            rf = tuple(max(s["rf"][a] for s in ins) for a in (0, 1))
-            jump = tuple(min(s["jump"][a] for s in ins) for a in (0, 1))
-        window = n.layer.window(n.in_shapes)
-        if window is not None:
-            kh, kw, sh, sw = window
-            rf = (rf[0] + (kh - 1) * jump[0], rf[1] + (kw - 1) * jump[1])
-            jump = (jump[0] * sh, jump[1] * sw)
-        n.stats["rf"], n.stats["jump"] = rf, jump
+            fh = fw = _START
+        else:
+            key = (n.layer, *n.in_shapes)
+            reads = reads_of.get(key, _MISSING)
+            if reads is _MISSING:
+                reads = reads_of[key] = n.layer.reads(n.in_shapes)
+            fh, fw = _merged(nodes, n) if len(n.inputs) > 1 else nodes[n.inputs[0]].stats["field"]
+            if reads is not None:
+                fh, fw = _through(fh, reads[0], n, 0), _through(fw, reads[1], n, 1)
+        n.stats["field"] = (fh, fw)
+        n.stats["rf"] = (_size(fh), _size(fw))
+        n.stats["jump"] = (_jump(fh), _jump(fw))
+
+
+class Field(tuple):
+    """(period, advance, lo, hi): position o = q·period + r of a map sees input pixels
+    lo[r] + q·advance .. hi[r] + q·advance. A tuple made by tuple's own constructor: the
+    pass makes two per layer, and a NamedTuple's took most of its time."""
+
+    __slots__ = ()
+    period = property(operator.itemgetter(0))
+    advance = property(operator.itemgetter(1))
+    lo = property(operator.itemgetter(2))
+    hi = property(operator.itemgetter(3))
+
+    def at(self, o: int) -> tuple[int, int]:
+        q, r = divmod(o, self.period)
+        return self.lo[r] + q * self.advance, self.hi[r] + q * self.advance
+
+
+class Averaged(NamedTuple):
+    """The fallback past MAX_PERIOD phases: a field size and a jump, both possibly fractions."""
+
+    rf: int | Fraction
+    jump: int | Fraction
+
+
+_START = Field((1, 1, (0,), (0,)))  # pixel o of the input sees itself
+_MISSING = object()
+
+
+def _through(field, reads, node, axis: int):
+    """The field after `node`, which reads `reads` along this axis (None: more phases than
+    MAX_PERIOD, so its window's averaged kernel and step stand for them)."""
+    if reads is None:
+        window = node.layer.window(node.in_shapes)
+        extent, step = window[axis] - 1, window[axis + 2]
+    else:
+        if type(field) is Field and field[0] == reads[0] == 1:  # whole strides: the common case, unpacked
+            _, jump, (lo,), (hi,) = field
+            _, advance, (first,), (last,) = reads
+            return Field((1, advance * jump, (lo + first * jump,), (hi + last * jump,)))
+        if isinstance(field, Field):
+            k = field.period // math.gcd(reads.advance, field.period) if reads.advance else 1
+            period = reads.period * k  # output phases until both patterns repeat
+            if period <= MAX_PERIOD:
+                return _compose(field, reads, period, k * reads.advance // field.period * field.advance)
+        extent = max(last - first for first, last in zip(reads.first, reads.last))
+        step = Fraction(reads.advance, reads.period)
+    rf, jump = _averaged(field)
+    return Averaged(_exact(rf + extent * jump), _exact(jump * step))
+
+
+def _compose(field: Field, reads: Reads, period: int, advance: int) -> Field:
+    lo, hi = [], []
+    for o in range(period):
+        q, r = divmod(o, reads.period)
+        lo.append(field.at(reads.first[r] + q * reads.advance)[0])
+        hi.append(field.at(reads.last[r] + q * reads.advance)[1])
+    return Field((period, advance, tuple(lo), tuple(hi)))
+
+
+def _merged(nodes, n) -> tuple:
+    fields = []
+    for axis in (0, 1):
+        size = _side(n.shape, axis)
+        branches = []
+        for i in n.inputs:
+            field, side = nodes[i].stats["field"][axis], _side(nodes[i].shape, axis)
+            if side == 1 < size and isinstance(field, Field):  # broadcast: one position seen everywhere
+                lo, hi = field.at(0)
+                field = Field((1, 0, (lo,), (hi,)))
+            branches.append((field, side))
+        fields.append(_union(branches, size))
+    return tuple(fields)
+
+
+def _union(branches, size: int):
+    """What each position of a merge sees: the union of what its branches see there."""
+    fields = [f for f, _ in branches]
+    if all(isinstance(f, Field) for f in fields):
+        if len({Fraction(f.advance, f.period) for f in fields}) == 1:
+            period = math.lcm(*(f.period for f in fields))
+            if period <= MAX_PERIOD:
+                return _spans(fields, period, fields[0].advance * (period // fields[0].period))
+        elif size <= MAX_PERIOD:
+            # Branches that step differently (a broadcast gate, two resizes) agree on no pattern: list
+            # the map's own positions; past its edge, continue at the finest step of the branches.
+            steps = [Fraction(f.advance, f.period) for f, side in branches if side > 1]
+            field = _spans(fields, size, round(size * min(steps)) if steps else 0)
+            if len(set(field.lo)) == len(set(field.hi)) == 1:  # each position sees all: seen alike beyond
+                return Field((1, 0, field.lo[:1], field.hi[:1]))
+            return field
+    averaged = [_averaged(f) for f in fields]
+    return Averaged(max(rf for rf, _ in averaged), min(jump for _, jump in averaged))
+
+
+def _spans(fields, period: int, advance: int) -> Field:
+    spans = [[f.at(o) for f in fields] for o in range(period)]
+    return Field((period, advance, tuple(min(lo for lo, _ in s) for s in spans),
+                  tuple(max(hi for _, hi in s) for s in spans)))
+
+
+def _side(shape, axis: int) -> int:
+    return shape[1 + axis] if len(shape) == 3 else 1  # a vector: one position
+
+
+def _averaged(field) -> tuple:
+    return field if isinstance(field, Averaged) else (_size(field), _jump(field))
+
+
+def _size(field) -> int:
+    if type(field) is Averaged:
+        return math.ceil(field.rf)
+    _, _, lo, hi = field
+    return hi[0] - lo[0] + 1 if len(lo) == 1 else max(map(operator.sub, hi, lo)) + 1
+
+
+def _jump(field) -> int | Fraction:
+    if type(field) is Averaged:
+        return field.jump
+    return field[1] if field[0] == 1 else _exact(Fraction(field[1], field[0]))
+
+
+def _exact(value: int | Fraction) -> int | Fraction:
+    """A whole number as an int (as every jump before any upsampling), else the fraction."""
+    return value if isinstance(value, int) or value.denominator != 1 else int(value)
 
 
 def activation_memory(nodes) -> None:
     for n in nodes:
-        # flatten and identity return views of their input: no new memory.
-        n.stats["memory"] = 0 if n.type in ("flatten", "identity") else numel(n.shape) * BYTES_PER_VALUE
+        # flatten, identity, reshape and crop return views of their input: no new memory.
+        n.stats["memory"] = 0 if n.layer.view else numel(n.shape) * BYTES_PER_VALUE
 
 
 RULES = (count_params, count_macs, receptive_field, activation_memory)
