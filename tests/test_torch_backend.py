@@ -179,6 +179,7 @@ def test_lenet5_matches_d2l():
     assert torch.equal(model(x), reference(x))
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
 @pytest.mark.parametrize("training", [False, True])
 def test_every_layer_type_compiles_without_graph_breaks(training):
     from test_pysource import EVERY_LAYER  # every layer of the registry
