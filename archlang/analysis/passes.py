@@ -10,13 +10,14 @@ Shapes are already known: elaboration computes them as it adds each node.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 from fractions import Fraction
 
 from typing import NamedTuple
 
-from archlang.layers.base import MAX_PERIOD, Reads, numel
+from archlang.layers.base import MAX_PERIOD, Layer, Reads, numel
 
 BYTES_PER_VALUE = 4  # float32 activations
 
@@ -46,21 +47,50 @@ def receptive_field(nodes) -> None:
     every position). A pattern of more than MAX_PERIOD phases falls back to averaged steps:
     rf + (k - 1)·jump with fractions, rounded up.
     """
+    fields: list = [None] * len(nodes)  # node id -> (height field, width field)
     reads_of: dict = {}  # (layer, *input shapes) -> its reads: the layers of a repeat are one
     for n in nodes:
         if not n.inputs:
-            fh = fw = _START
-        else:
-            key = (n.layer, *n.in_shapes)
-            reads = reads_of.get(key, _MISSING)
-            if reads is _MISSING:
-                reads = reads_of[key] = n.layer.reads(n.in_shapes)
-            fh, fw = _merged(nodes, n) if len(n.inputs) > 1 else nodes[n.inputs[0]].stats["field"]
-            if reads is not None:
-                fh, fw = _through(fh, reads[0], n, 0), _through(fw, reads[1], n, 1)
-        n.stats["field"] = (fh, fw)
+            fields[n.id] = (_START, _START)
+            n.stats["rf"], n.stats["jump"] = (1, 1), (1, 1)
+            continue
+        if len(n.inputs) == 1 and _pointwise(type(n.layer)):  # the field passes through unchanged
+            source = n.inputs[0]
+            fields[n.id] = fields[source]
+            n.stats["rf"], n.stats["jump"] = nodes[source].stats["rf"], nodes[source].stats["jump"]
+            continue
+        key = (n.layer, *n.in_shapes)
+        reads = reads_of.get(key, _MISSING)
+        if reads is _MISSING:
+            reads = reads_of[key] = n.layer.reads(n.in_shapes)
+        fh, fw = _merged(nodes, fields, n) if len(n.inputs) > 1 else fields[n.inputs[0]]
+        if reads is not None:
+            whole = _whole_strides(fh, fw, *reads)
+            if whole is not None:  # the common case, computed at once
+                fields[n.id], n.stats["rf"], n.stats["jump"] = whole
+                continue
+            fh, fw = _through(fh, reads[0], n, 0), _through(fw, reads[1], n, 1)
+        fields[n.id] = (fh, fw)
         n.stats["rf"] = (_size(fh), _size(fw))
         n.stats["jump"] = (_jump(fh), _jump(fw))
+
+
+def _whole_strides(fh, fw, rh, rw):
+    """(fields, rf, jump) after reads of one phase on fields of one phase; None otherwise."""
+    if not (type(fh) is type(fw) is Field and fh[0] == fw[0] == 1 and rh and rw and rh[0] == rw[0] == 1):
+        return None
+    (_, jh, (loh,), (hih,)), (_, jw, (low,), (hiw,)) = fh, fw
+    (_, ah, (firsth,), (lasth,)), (_, aw, (firstw,), (lastw,)) = rh, rw
+    loh, hih, low, hiw = loh + firsth * jh, hih + lasth * jh, low + firstw * jw, hiw + lastw * jw
+    jh, jw = ah * jh, aw * jw
+    return ((Field((1, jh, (loh,), (hih,))), Field((1, jw, (low,), (hiw,)))),
+            (hih - loh + 1, hiw - low + 1), (jh, jw))
+
+
+@functools.cache
+def _pointwise(layer_cls: type) -> bool:
+    """A layer type that keeps Layer's own window and reads: every output position reads its own."""
+    return layer_cls.window is Layer.window and layer_cls.reads is Layer.reads
 
 
 class Field(tuple):
@@ -121,19 +151,25 @@ def _compose(field: Field, reads: Reads, period: int, advance: int) -> Field:
     return Field((period, advance, tuple(lo), tuple(hi)))
 
 
-def _merged(nodes, n) -> tuple:
-    fields = []
+def _merged(nodes, fields, n) -> tuple:
+    ins = [fields[i] for i in n.inputs]
+    first_h, first_w = ins[0]
+    if all(type(fh) is type(fw) is Field and fh[0] == fw[0] == 1 and fh[1] == first_h[1] and fw[1] == first_w[1]
+           for fh, fw in ins) and all(nodes[i].shape[1:] == n.shape[1:] for i in n.inputs):  # the common case
+        return (Field((1, first_h[1], (min(fh[2][0] for fh, _ in ins),), (max(fh[3][0] for fh, _ in ins),))),
+                Field((1, first_w[1], (min(fw[2][0] for _, fw in ins),), (max(fw[3][0] for _, fw in ins),))))
+    merged = []
     for axis in (0, 1):
         size = _side(n.shape, axis)
         branches = []
         for i in n.inputs:
-            field, side = nodes[i].stats["field"][axis], _side(nodes[i].shape, axis)
+            field, side = fields[i][axis], _side(nodes[i].shape, axis)
             if side == 1 < size and isinstance(field, Field):  # broadcast: one position seen everywhere
                 lo, hi = field.at(0)
                 field = Field((1, 0, (lo,), (hi,)))
             branches.append((field, side))
-        fields.append(_union(branches, size))
-    return tuple(fields)
+        merged.append(_union(branches, size))
+    return tuple(merged)
 
 
 def _union(branches, size: int):
