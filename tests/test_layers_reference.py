@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import ast
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,18 @@ def test_a_field_of_more_phases_than_listed_is_averaged():
     conv = net.nodes[-1].stats
     assert conv["jump"][0] == pytest.approx(7 / 1000) and conv["rf"][0] == 2  # ceil(1 + 2·7/1000)
     assert conv["rf"][1] == 3
+
+
+def test_the_phases_listed_in_one_pass_are_bounded():
+    from archlang.analysis import receptive
+
+    # a resize to 1000 from 999 repeats only every 1000 positions, and every conv keeps that
+    net = archlang.load(spec("upsample(size = [1000, 1000]) -> [conv(3, 3)] * 400", (3, 999, 999)))
+    run = receptive._Pass(net.nodes)
+    run.run()
+    assert receptive.MAX_WORK - 1024 < run.work <= receptive.MAX_WORK  # listed up to the bound, then averaged
+    assert type(run.fields[net.output][0]) is receptive.Averaged
+    assert net.nodes[-1].stats["jump"][0] == Fraction(999, 1000)
 
 
 def test_the_summary_shows_fractional_jumps_as_numbers():
