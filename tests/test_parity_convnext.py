@@ -1,11 +1,11 @@
 """specs/convnext*.arch against torchvision's ConvNeXt (torchvision.models.convnext_tiny,
-_small, _base; weights=None):
+_small, _base, and _large for the counts; weights=None):
 
 - parameters: torchvision's count, which its weights' metadata also records;
 - MACs: what torch.utils.flop_counter counts on torchvision's model (half its flops),
   and torchvision's published figure: its model docs give convnext_tiny 4.46 GFLOPS,
-  convnext_small 8.68 and convnext_base 15.36 (the weights' metadata `_ops`: 4.456,
-  8.684, 15.355), which are these multiply-adds;
+  convnext_small 8.68, convnext_base 15.36 and convnext_large 34.36 (the weights'
+  metadata `_ops`: 4.456, 8.684, 15.355, 34.361), which are these multiply-adds;
 - stochastic depth: every block's rate is torchvision's, 0 at the first block growing
   linearly to `stochastic_depth_prob` at the last, counted across the stages;
 - outputs: after `transfer_weights(by="name")` (torchvision's Sequential indices renamed
@@ -27,8 +27,9 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 import archlang  # noqa: E402
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
-SIZES = ["tiny", pytest.param("small", marks=pytest.mark.slow), pytest.param("base", marks=pytest.mark.slow)]
-WEIGHTS = {"tiny": "ConvNeXt_Tiny_Weights", "small": "ConvNeXt_Small_Weights", "base": "ConvNeXt_Base_Weights"}
+SIZES = ["tiny", "small", "base", "large"]  # counted on the meta device: no memory, no compute
+WEIGHTS = {"tiny": "ConvNeXt_Tiny_Weights", "small": "ConvNeXt_Small_Weights", "base": "ConvNeXt_Base_Weights",
+           "large": "ConvNeXt_Large_Weights"}
 
 # torchvision's names -> the spec's. Its CNBlock is `block` (a Sequential: 0 the depthwise conv,
 # 2 the LayerNorm, 3 and 5 the two Linear layers) and a `layer_scale` parameter; features.0 is
@@ -58,7 +59,7 @@ def torchvision_model(size: str, device=None) -> nn.Module:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_params_and_macs(size):
-    net = archlang.load(SPECS / f"convnext_{size}.arch")
+    net = archlang.load(SPECS / "convnext.arch", size=size)
     ref = torchvision_model(size, "meta").eval()
     assert net.params == sum(p.numel() for p in ref.parameters())
     assert net.params == getattr(torchvision.models, WEIGHTS[size]).IMAGENET1K_V1.meta["num_params"]
@@ -71,7 +72,7 @@ def test_params_and_macs(size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_stochastic_depth_grows_as_torchvisions(size):
-    net = archlang.load(SPECS / f"convnext_{size}.arch")
+    net = archlang.load(SPECS / "convnext.arch", size=size)
     ours = [n.layer.args.p for n in net.layers if n.type == "drop_path"]
     theirs = [m.p for m in torchvision_model(size, "meta").modules()
               if isinstance(m, torchvision.ops.StochasticDepth)]
