@@ -193,8 +193,8 @@ def others(draw):
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(chain=convs() | conv_transposes() | pools() | upsamples() | others(), channels=st.sampled_from([6, 12]), h=st.integers(1, 9),
-       w=st.integers(1, 9))
+@given(chain=convs() | conv_transposes() | pools() | upsamples() | others(), channels=st.sampled_from([6, 12]),
+       h=st.integers(1, 9), w=st.integers(1, 9))
 def test_random_layer_arguments(chain, channels, h, w):
     try:
         net = archlang.load(spec(chain, (channels, h, w)))

@@ -35,6 +35,7 @@ WEIGHTS = {"tiny": "ConvNeXt_Tiny_Weights", "small": "ConvNeXt_Small_Weights", "
 # 2 the LayerNorm, 3 and 5 the two Linear layers) and a `layer_scale` parameter; features.0 is
 # the stem, odd features are the stages, even ones from 2 the downsampling layers.
 BLOCK = {"0": "conv1", "2": "layernorm1", "3": "conv2", "5": "conv3"}
+DOWNSAMPLE = {"0": "layernorm1", "1": "conv1"}
 
 
 def stage_block(m) -> str:
@@ -46,7 +47,7 @@ RENAME = {
     r"^features\.0\.1\.": "features.stem.layernorm1.",
     r"^features\.(\d)\.(\d+)\.layer_scale$": lambda m: f"{stage_block(m)}.layer_scale1.scale",
     r"^features\.(\d)\.(\d+)\.block\.(\d)\.": lambda m: f"{stage_block(m)}.{BLOCK[m[3]]}.",
-    r"^features\.(\d)\.([01])\.": lambda m: f"features.downsample{int(m[1]) // 2}.{['layernorm1', 'conv1'][int(m[2])]}.",
+    r"^features\.(\d)\.([01])\.": lambda m: f"features.downsample{int(m[1]) // 2}.{DOWNSAMPLE[m[2]]}.",
     r"^classifier\.0\.": "classifier.layernorm1.",
     r"^classifier\.2\.": "classifier.fc1.",
 }

@@ -93,7 +93,7 @@ def _by_name(source: dict, target: dict, rename: Callable[[str], str], linear_as
         if skey is None:
             raise ArchError("E702", f"`{dkey}` {_dims(d)} in the destination has no source entry of that name"
                                     " (after renaming)",
-                            hint=did_you_mean(dkey, renamed) or "add a rename pattern that gives a source entry this name")
+                            hint=did_you_mean(dkey, renamed) or "add a rename pattern that makes a source name this one")
         s = source[skey]
         if not _fits(s, d, linear_as_1x1):
             was = f" (renamed from `{skey}`)" if skey != dkey else ""

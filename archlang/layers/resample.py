@@ -73,11 +73,11 @@ class Upsample(Layer):
         # Where torch samples output o: nearest at o·step; bilinear between the neighbours of
         # (o + 1/2)·step - 1/2, or of o·step with align_corners (both only where not whole).
         if self.args.mode == "nearest":
-            at = lambda o: math.floor(o * step)  # noqa: E731
-            return periodic(step.denominator, step.numerator, at, at)
-        source = (lambda o: o * step) if self.args.align_corners else (lambda o: (o + Fraction(1, 2)) * step - Fraction(1, 2))
-        return periodic(step.denominator, step.numerator, lambda o: math.floor(source(o)),
-                        lambda o: math.ceil(source(o)))
+            return periodic(step.denominator, step.numerator, lambda o: math.floor(o * step),
+                            lambda o: math.floor(o * step))
+        half = 0 if self.args.align_corners else Fraction(1, 2)
+        return periodic(step.denominator, step.numerator, lambda o: math.floor((o + half) * step - half),
+                        lambda o: math.ceil((o + half) * step - half))
 
     def _scales(self) -> tuple[float, float]:
         scale = self.args.scale_factor
