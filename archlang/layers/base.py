@@ -135,7 +135,8 @@ class Layer:
         if window is None:
             return None
         kh, kw, sh, sw = window
-        return Reads(1, sh, (0,), (kh - 1,)), Reads(1, sw, (0,), (kw - 1,))
+        # A fractional stride says too little to list the phases: the window's averages stand in.
+        return tuple(Reads(1, s, (0,), (k - 1,)) if isinstance(s, int) else None for k, s in ((kh, sh), (kw, sw)))
 
     # ---- PyTorch (archlang.backends.torch_module); each layer imports torch inside these methods,
     # so that loading and analysing a spec never imports it.
