@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from archlang.layers.base import (Args, Layer, Reads, ShapeError, bounded, fmt_shape, need_rank, pair, register,
-                                  spatial_out)
+from archlang.layers.base import (Args, Layer, Reads, ShapeError, bounded, fmt_shape, need_rank, pair, periodic,
+                                  register, spatial_out)
 
 Pos = Annotated[int, Field(gt=0)]
 NonNeg = Annotated[int, Field(ge=0)]
@@ -166,7 +166,8 @@ class ConvTranspose(Layer):
 
     def reads(self, inputs):
         a = self.args
-        return tuple(Reads(s, 1, *zip(*(_gathered(r, k, s, p, d) for r in range(s))))
+        return tuple(periodic(s, 1, lambda o, k=k, s=s, p=p, d=d: _gathered(o, k, s, p, d)[0],
+                              lambda o, k=k, s=s, p=p, d=d: _gathered(o, k, s, p, d)[1])
                      for k, s, p, d in zip(pair(a.kernel_size), pair(a.stride), pair(a.padding), pair(a.dilation)))
 
     def torch_module(self, inputs):
