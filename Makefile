@@ -39,6 +39,7 @@ serve-assets: node
 docs: setup
 	$(BIN)/python -m archlang.backends.diagram.docs
 	$(BIN)/python docs/gen_errors.py
+	$(BIN)/python editors/vscode/gen_grammar.py
 	$(BIN)/python docs/playground_shot.py
 
 demo: setup

@@ -23,8 +23,9 @@ def compile(source, *, device=None, dtype=None, max_params: float = 4e9, network
     return net.to_torch(device=device, dtype=dtype, max_params=max_params)
 
 
-def transfer_weights(src, dst):
-    """Copy every parameter and buffer of `src` into `dst` (same structure, in order)."""
-    from archlang.backends.torch_module import transfer_weights as _transfer
+def transfer_weights(src, dst, *, by: str = "position", rename=None, linear_as_1x1: bool = False):
+    """Copy every parameter and buffer of `src` into `dst`, paired in order (by="position") or by
+    name after `rename` (by="name"); returns `dst`. See archlang.backends.weights."""
+    from archlang.backends.weights import transfer_weights as _transfer
 
-    return _transfer(src, dst)
+    return _transfer(src, dst, by=by, rename=rename, linear_as_1x1=linear_as_1x1)

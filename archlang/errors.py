@@ -71,6 +71,10 @@ CODES: dict[str, tuple[str, str]] = {
              "strides, pool less, or use a larger `--input`."),
     "E404": ("no input layer", "Start the network's chain with `input(C, H, W)`."),
     "E405": ("input layer in the wrong place", "A network has one `input`, its first element."),
+    "E406": ("reshape changes the number of values", "The sizes of `reshape` must multiply to its input's "
+             "element count (C·H·W of a map); write -1 for the one size to infer."),
+    "E407": ("crop larger than its input", "`crop` keeps the centre of its input: crop to at most the input's "
+             "height and width (U-Net crops the skip to the size of the upsampled map)."),
     # 5xx: files and imports
     "E501": ("file not found", "Check the path; imports are relative to the importing file."),
     "E502": ("file cannot be read", "Check that it is a readable file, not a directory."),

@@ -15,7 +15,9 @@ ROOT = Path(__file__).parents[1]
 def snippets():
     for doc in ("docs/language.md", "README.md"):
         text = (ROOT / doc).read_text(encoding="utf-8")
-        for i, block in enumerate(re.findall(r"```\n(.*?)```", text, re.S)):
+        # Fences pair up line by line: a ```text or ```python block is skipped, not misread as an end.
+        blocks = [block for info, block in re.findall(r"^```(\w*)\n(.*?)^```", text, re.S | re.M) if not info]
+        for i, block in enumerate(blocks):
             first = next((ln for ln in block.splitlines() if ln.strip() and not ln.startswith("#")), "")
             if first.split(" ")[0] in ("network", "block"):
                 yield pytest.param(block, id=f"{doc}:{i}")

@@ -39,6 +39,19 @@ EXAMPLES = {
     "add": ("add(identity, conv(4))", (4, 16, 16), (4, 16, 16), 4 * 4 * 9 + 4),
     "concat": ("concat(identity, conv(4))", (4, 16, 16), (8, 16, 16), 4 * 4 * 9 + 4),
     "mul": ("mul(identity, global_avgpool)", (4, 16, 16), (4, 16, 16), 0),
+    "layernorm": ("layernorm(eps = 1e-6)", (4, 16, 16), (4, 16, 16), 8),
+    "groupnorm": ("groupnorm(2, affine = false)", (4, 16, 16), (4, 16, 16), 0),
+    "instancenorm": ("instancenorm(affine = true)", (4, 16, 16), (4, 16, 16), 8),
+    "layer_scale": ("layer_scale(0.1)", (4, 16, 16), (4, 16, 16), 4),
+    "drop_path": ('drop_path(0.2, mode = "batch")', (4, 16, 16), (4, 16, 16), 0),
+    "prelu": ("prelu(4, init = 0.1)", (4, 16, 16), (4, 16, 16), 4),
+    "dropout2d": ("dropout2d(0.1)", (4, 16, 16), (4, 16, 16), 0),
+    "conv_transpose": ("conv_transpose(8, 3, stride = 2, padding = 1, output_padding = 1, groups = 2)",
+                       (4, 16, 16), (8, 32, 32), 4 * 4 * 9 + 8),
+    "upsample": ('upsample(size = [20, 24], mode = "bilinear", align_corners = true)', (4, 16, 16), (4, 20, 24), 0),
+    "pixel_shuffle": ("pixel_shuffle(2)", (4, 16, 16), (1, 32, 32), 0),
+    "crop": ("crop([9, 12])", (4, 16, 16), (4, 9, 12), 0),
+    "reshape": ("reshape(-1, 8, 8)", (4, 16, 16), (16, 8, 8), 0),
 }
 LAYERS = sorted({cls.name for cls in REGISTRY.values()})
 

@@ -4,7 +4,7 @@ buffer counts, and the output shape of a real forward pass.
 One small spec per registry entry, then random valid arguments (hypothesis):
 whatever `archlang.load` accepts, torch runs with the shape and parameter
 count the analysis predicted, and a window that archlang reports as too big
-(E403) torch refuses too.
+(E403) torch refuses too (or, for a transposed convolution, makes an empty map).
 """
 
 from __future__ import annotations
@@ -47,6 +47,19 @@ CASES = {
     "leaky_relu": ("leaky_relu(0.2)", (3, 4, 4)),
     "elu": ("elu(alpha = 0.5)", (3, 4, 4)),
     "gelu": ('gelu(approximate = "tanh")', (3, 4, 4)),
+    "layernorm": ("layernorm(eps = 1e-6)", (5, 4, 3)),
+    "groupnorm": ("groupnorm(3)", (6, 4, 4)),
+    "instancenorm": ("instancenorm(affine = true, track_running_stats = true)", (3, 5, 4)),
+    "layer_scale": ("layer_scale(0.5)", (3, 4, 4)),
+    "drop_path": ("drop_path(0.5)", (3, 4, 4)),
+    "prelu": ("prelu(3)", (3, 4, 4)),
+    "dropout2d": ("dropout2d(0.3)", (3, 4, 4)),
+    "conv_transpose": ("conv_transpose(6, [3, 4], stride = [2, 3], padding = 1, output_padding = [1, 2], "
+                       "groups = 3, dilation = [1, 2])", (3, 5, 4)),
+    "upsample": ("upsample([1.5, 2.25])", (3, 5, 4)),
+    "pixel_shuffle": ("pixel_shuffle(3)", (18, 2, 3)),
+    "crop": ("crop([3, 2])", (3, 6, 5)),
+    "reshape": ("reshape(-1)", (3, 4, 4)),
 }
 LAYERS = sorted({cls.name for cls in REGISTRY.values()})  # aliases name the same class
 
@@ -135,6 +148,35 @@ def pools(draw):
 
 
 @st.composite
+def conv_transposes(draw):
+    groups = draw(st.integers(1, 3))
+    stride, dilation = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    return call("conv_transpose", {
+        "out_channels": groups * draw(st.integers(1, 3)),
+        "kernel_size": draw(sizes),
+        "stride": stride,
+        "padding": draw(st.integers(0, 3) | st.tuples(st.integers(0, 3), st.integers(0, 3))),
+        "output_padding": draw(st.integers(0, max(stride, dilation) - 1)),
+        "groups": groups,
+        "bias": draw(st.booleans()),
+        "dilation": dilation,
+    })
+
+
+@st.composite
+def upsamples(draw):
+    mode = draw(st.sampled_from(["nearest", "bilinear"]))
+    by_size = draw(st.booleans())
+    scale = draw(st.integers(1, 3) | st.floats(0.3, 3.0).map(lambda f: round(f, 2)))
+    return call("upsample", {
+        "scale_factor": None if by_size else scale,
+        "size": draw(sizes) if by_size else None,
+        "mode": mode,
+        "align_corners": draw(st.booleans()) if mode == "bilinear" else None,
+    })
+
+
+@st.composite
 def others(draw):
     return draw(st.sampled_from([
         call("adaptive_avgpool", {"output_size": draw(sizes)}),
@@ -143,20 +185,27 @@ def others(draw):
         call("channel_shuffle", {"groups": draw(st.sampled_from([2, 3, 6]))}),
         call("lrn", {"size": draw(st.integers(1, 6))}),
         call("fc", {"out_features": draw(st.integers(1, 5))}),
+        call("crop", {"size": draw(sizes)}),
+        call("pixel_shuffle", {"upscale_factor": draw(st.sampled_from([1, 2, 2, 3]))}),
+        call("reshape", {"channels": draw(st.sampled_from([2, 3, 6, 5])), "height": draw(st.integers(1, 3)),
+                         "width": -1}),
     ]))
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(chain=convs() | pools() | others(), channels=st.sampled_from([6, 12]), h=st.integers(1, 9),
-       w=st.integers(1, 9))
+@given(chain=convs() | conv_transposes() | pools() | upsamples() | others(), channels=st.sampled_from([6, 12]),
+       h=st.integers(1, 9), w=st.integers(1, 9))
 def test_random_layer_arguments(chain, channels, h, w):
     try:
         net = archlang.load(spec(chain, (channels, h, w)))
     except archlang.ArchError as e:
-        assert e.code in ("E301", "E402", "E403"), e.format()
-        if e.code == "E403":  # archlang says the window does not fit: torch must refuse it too
+        assert e.code in ("E301", "E402", "E403", "E406", "E407"), e.format()
+        if e.code == "E403":  # archlang says the map vanishes: torch must refuse it too, or make nothing
             module = archlang.load(spec(chain, (channels, 64, 64))).nodes[1].layer.torch_module([(channels, 64, 64)])
-            with pytest.raises(RuntimeError):
-                module(torch.randn(1, channels, h, w))
+            try:
+                out = module(torch.randn(1, channels, h, w))
+            except RuntimeError:
+                return
+            assert out.numel() == 0, f"archlang refused {chain} on {channels}×{h}×{w}; torch gave {tuple(out.shape)}"
         return
     check(net)

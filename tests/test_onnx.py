@@ -65,3 +65,17 @@ def test_cli_export(tmp_path, capsys):
     assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) == 18
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ["batch", 1, 28, 28]
+
+
+def test_every_layer_type_exports(tmp_path):
+    from test_pysource import EVERY_LAYER  # every layer of the registry, with non-default arguments
+
+    net = archlang.load(EVERY_LAYER)
+    model = net.to_torch()
+    model(torch.randn(4, *net.input_shape))  # running statistics off their defaults
+    path = export_onnx(net, tmp_path / "every.onnx", model=model)
+    onnx.checker.check_model(onnx.load(str(path)))
+    model.eval()
+    x = torch.randn(3, *net.input_shape)
+    with torch.no_grad():
+        torch.testing.assert_close(run_onnx(path, x), model(x), rtol=1e-4, atol=1e-5)

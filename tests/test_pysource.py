@@ -33,11 +33,15 @@ network Every(classes = 10):
               b: chunk(2, 1) -> hardswish -> conv(8, 1, dilation = 2, padding = "valid") -> tanh)
     -> mul(identity, global_avgpool -> conv(16, 1) -> hardsigmoid)
     -> channel_shuffle(4) -> lrn(3) -> leaky_relu(0.2) -> elu(alpha = 0.5) -> gelu(approximate = "tanh")
-    -> maxpool(3, stride = 2, padding = 1, ceil_mode = true)
+    -> layernorm(eps = 1e-6) -> groupnorm(4) -> instancenorm(affine = true) -> prelu(16, init = 0.1)
+    -> add(scaled: conv(16, 3) -> layer_scale(0.5) -> drop_path(0.2), identity) -> dropout2d(0.1)
+    -> conv_transpose(16, 3, stride = 2, padding = 1, output_padding = 1, groups = 2) -> pixel_shuffle(2)
+    -> crop([60, 62]) -> reshape(16, -1, 31) -> upsample(size = [16, 16], mode = "bilinear", align_corners = true)
+    -> upsample(1.5) -> maxpool(3, stride = 2, padding = 1, ceil_mode = true)
     -> avgpool(3, stride = 2, padding = 1, ceil_mode = true, count_include_pad = false)
     -> adaptive_avgpool(4) -> adaptive_maxpool([2, 3])
     -> concat(global_maxpool, global_avgpool) -> sigmoid -> dropout(0.1)
-    -> fc(32) -> bn(eps = 0.001, momentum = 0.2) -> flatten -> fc(classes, bias = false)
+    -> fc(32) -> bn(eps = 0.001, momentum = 0.2) -> layernorm -> layer_scale -> flatten -> fc(classes, bias = false)
     -> concat(s: softmax, l: log_softmax)
 """
 
@@ -73,6 +77,11 @@ def test_every_layer_type():
     assert "nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)" in source
     assert "nn.Conv2d(8, 8, (3, 1), padding=(1, 0), groups=2)" in source
     assert "nn.BatchNorm1d(32, eps=0.001, momentum=0.2)" in source
+    # the layers torch.nn lacks: their classes copied in once, called with their arguments
+    assert source.count("class LayerNorm2d(nn.LayerNorm):") == 1 and source.count("class LayerScale(") == 1
+    assert "self.crop1 = CenterCrop((60, 62))" in source and "self.reshape1 = Reshape((16, 30, 31))" in source
+    assert "self.layer_scale1 = LayerScale(32, spatial=False)" in source
+    assert "self.scaled.layer_scale1 = LayerScale(16, init_values=0.5)" in source
 
 
 def test_lenet5():

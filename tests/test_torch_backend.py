@@ -178,3 +178,18 @@ def test_lenet5_matches_d2l():
     assert sum(p.numel() for p in model.parameters()) == 61_706
     x = torch.randn(8, 1, 28, 28)
     assert torch.equal(model(x), reference(x))
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
+@pytest.mark.parametrize("training", [False, True])
+def test_every_layer_type_compiles_without_graph_breaks(training):
+    from test_pysource import EVERY_LAYER  # every layer of the registry
+
+    model = archlang.load(EVERY_LAYER).to_torch().train(training)
+    x = torch.randn(2, 4, 16, 16)
+    torch._dynamo.reset()
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    torch.manual_seed(0)  # dropout and drop path draw the same numbers in both
+    expected = model(x)
+    torch.manual_seed(0)
+    torch.testing.assert_close(compiled(x), expected)

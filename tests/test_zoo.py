@@ -55,10 +55,18 @@ PARITY = {
     # test_parity.py; its MACs follow from its shapes (golden fixture).
     "lenet5": (61_706, 416_520),
     "nin": (1_992_166, 762_297_352),
+    # torchvision's ConvNeXt; its model docs give 4.46, 8.68 and 15.36 GFLOPS
+    # (test_parity_convnext.py counts them on torchvision's model).
+    "convnext_tiny": (28_589_128, 4_455_531_264),
+    "convnext_small": (50_223_688, 8_683_712_256),
+    "convnext_base": (88_591_464, 15_354_729_472),
+    # PyTorch's DCGAN tutorial: 100-dim noise to 3x64x64, and back to one probability.
+    "dcgan_generator": (3_576_704, 104_628_224),
+    "dcgan_discriminator": (2_765_568, 103_817_216),
 }
 
-INPUT = {"lenet5": [1, 28, 28], "nin": [1, 224, 224]}
-CLASSES = {"lenet5": 10, "nin": 10}
+INPUT = {"lenet5": [1, 28, 28], "nin": [1, 224, 224], "dcgan_generator": [100], "dcgan_discriminator": [3, 64, 64]}
+OUTPUT = {"lenet5": [10], "nin": [10], "dcgan_generator": [3, 64, 64], "dcgan_discriminator": [1]}
 
 
 def summary_json(path: Path, capsys, *args: str) -> dict:
@@ -74,7 +82,7 @@ def test_params_and_macs(name, capsys):
     params, macs = PARITY[name]
     assert (summary["params"], summary["macs"]) == (params, macs)
     assert summary["input_shape"] == INPUT.get(name, [3, 224, 224])
-    assert summary["output_shape"] == [CLASSES.get(name, 1000)]
+    assert summary["output_shape"] == OUTPUT.get(name, [1000])
     assert summary["trainable_params"] == params
 
 
@@ -86,6 +94,12 @@ def test_every_family_member_has_a_thin_spec():
             text = (SPECS / f"{family}{depth}.arch").read_text()
             assert f'import "{family}.arch"' in text
             assert f"(depth = {depth})" in text
+    for size in ("tiny", "small", "base"):
+        text = (SPECS / f"convnext_{size}.arch").read_text()
+        assert 'import "convnext.arch"' in text and f'(size = "{size}")' in text
+    for name in ("Generator", "Discriminator"):
+        text = (SPECS / f"dcgan_{name.lower()}.arch").read_text()
+        assert 'import "dcgan.arch"' in text and f"= {name}()" in text
 
 
 @pytest.mark.parametrize(("spec", "overrides", "params"), [

@@ -13,6 +13,11 @@ def _rf(rf) -> str:
     return str(rf[0]) if rf[0] == rf[1] else f"{rf[0]}×{rf[1]}"
 
 
+def _number(x):
+    """A jump as JSON: an integer, or a float for a fraction of a pixel (after upsampling)."""
+    return x if isinstance(x, int) else float(x)
+
+
 def _si(n: int) -> str:
     for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if n >= size:
@@ -81,7 +86,7 @@ def summary_dict(net) -> dict:
         "buffers": n.stats["buffers"],
         "macs": n.stats["macs"],
         "receptive_field": list(n.stats["rf"]),
-        "jump": list(n.stats["jump"]),
+        "jump": [_number(j) for j in n.stats["jump"]],
         "memory_bytes": n.stats["memory"],
     } for n in net.nodes]
     return {

@@ -1,6 +1,7 @@
 """Backends: what an analysed `Network` becomes.
 
-- `torch_module`: a `torch.nn.Module` (an fx.GraphModule) and weight transfer
+- `torch_module`: a `torch.nn.Module` (an fx.GraphModule)
+- `weights`: weight transfer between modules (`archlang.transfer_weights`)
 - `pysource`: standalone PyTorch source (`archlang compile`)
 - `onnx_export`: an ONNX file (`archlang export`)
 - `diagram`: drawings (`archlang render`)

@@ -8,6 +8,8 @@ the meta device, so the two backends cannot drift apart:
 
 - each leaf module is written as its constructor call, from the arguments
   torch.nn modules keep as attributes (`in_channels`, `kernel_size`, ...);
+  the modules of archlang.layers.modules (for layers torch.nn lacks) keep theirs
+  the same way, and the source of each one used is copied into the file;
 - the forward is the fx graph, one line per node, with values named after
   the branch they belong to (`main`, `skip`) or `x`, reusing a name as soon
   as its value is dead.
@@ -37,6 +39,7 @@ __all__ = ["python_source", "write_source"]
 
 # Names the generated code uses itself; a class or a value never takes one of them.
 _RESERVED = {"self", "torch", "nn", "super", "getattr", "print"}
+HELPERS = "archlang.layers.modules"  # the module whose classes are copied into the generated file
 
 
 def write_source(net, path) -> Path:
@@ -47,9 +50,12 @@ def write_source(net, path) -> Path:
 def python_source(net) -> str:
     """The network as the source of a standalone PyTorch module."""
     model = build_module(net, device="meta")  # nothing allocated, whatever the size
-    name = _identifier(net.name)
-    lines = [*_header(net), "", "import torch", "from torch import nn", "", "",
-             f"class {name}(nn.Module):",
+    helpers = _helper_classes(model)
+    name = _identifier(net.name, {cls.__name__ for cls in helpers})
+    lines = [*_header(net), "", "import torch", "from torch import nn", "", ""]
+    for cls in helpers:
+        lines += [*inspect.getsource(cls).rstrip().splitlines(), "", ""]
+    lines += [f"class {name}(nn.Module):",
              "    def __init__(self):",
              "        super().__init__()"]
     lines += ["        " + line for line in _init_lines(model, "self")]
@@ -103,11 +109,23 @@ def _text(value: str) -> str:
     return "".join(out)
 
 
+def _helper_classes(model: nn.Module) -> list[type]:
+    """The classes of archlang.layers.modules that the model uses, in order of first use."""
+    return list(dict.fromkeys(type(m) for m in model.modules() if _is_helper(type(m))))
+
+
+def _is_helper(cls: type) -> bool:
+    return cls.__module__ == HELPERS
+
+
 def _constructor(module: nn.Module) -> str:
     """`nn.Conv2d(3, 64, kernel_size=7, ...)`: required arguments by position, the rest when not default."""
     cls = type(module)
-    if getattr(nn, cls.__name__, None) is not cls:
-        raise TypeError(f"cannot write {cls.__name__} as source: layers must build torch.nn modules")
+    torch_nn = getattr(nn, cls.__name__, None) is cls
+    if not torch_nn and not _is_helper(cls):
+        raise TypeError(f"cannot write {cls.__name__} as source: layers must build torch.nn modules "
+                        f"or those of {HELPERS}")
+    compact = _compact if torch_nn else (lambda v: v)  # a helper's arguments are written as it keeps them
     positional, keywords = [], []
     for arg in list(inspect.signature(cls.__init__).parameters.values())[1:]:
         if arg.name in ("device", "dtype") or arg.kind in (arg.VAR_POSITIONAL, arg.VAR_KEYWORD):
@@ -115,12 +133,12 @@ def _constructor(module: nn.Module) -> str:
         value = getattr(module, arg.name)  # torch.nn modules keep their arguments as attributes
         if arg.name == "bias" and not isinstance(value, bool):
             value = value is not None  # the parameter, or None without a bias
-        value = _compact(value)
+        value = compact(value)
         if arg.default is arg.empty:
             positional.append(repr(value))
-        elif value != _compact(arg.default):
+        elif value != compact(arg.default):
             keywords.append(f"{arg.name}={value!r}")
-    return f"nn.{cls.__name__}({', '.join(positional + keywords)})"
+    return f"{'nn.' if torch_nn else ''}{cls.__name__}({', '.join(positional + keywords)})"
 
 
 def _compact(value):
@@ -196,5 +214,5 @@ def _allocate(preferred: str, holder: dict, pending: dict) -> str:
     raise AssertionError("unreachable")
 
 
-def _identifier(name: str) -> str:
-    return f"{name}_" if keyword.iskeyword(name) or name in _RESERVED else name
+def _identifier(name: str, taken: set[str] = frozenset()) -> str:
+    return f"{name}_" if keyword.iskeyword(name) or name in _RESERVED or name in taken else name

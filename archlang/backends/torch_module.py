@@ -32,7 +32,7 @@ from torch.fx.proxy import GraphAppendingTracer
 from archlang.errors import ArchError
 
 __all__ = ["Container", "activate_in_place", "add_in_place", "available_memory", "build_module", "check_size", "forward_graph",
-           "module_tree", "transfer_weights"]
+           "module_tree"]
 
 
 class Container(nn.Module):
@@ -241,37 +241,3 @@ def available_memory() -> int | None:
 
 def _gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB"
-
-
-# ---- copying weights between modules of the same structure
-
-
-def transfer_weights(src: nn.Module, dst: nn.Module) -> nn.Module:
-    """Copy every parameter and buffer of `src` into `dst`, pairing them in state_dict order.
-
-    Names may differ (torchvision's `layer1.0.conv1` and archlang's
-    `layer1.basic1.main.conv_bn1.conv1`); counts and shapes must not. Every pair is
-    checked before anything is copied, so on a mismatch (ArchError E702) `dst` is unchanged.
-    """
-    source, target = list(src.state_dict().items()), list(dst.state_dict().items())
-    for i, ((skey, s), (dkey, d)) in enumerate(zip(source, target)):
-        if s.shape != d.shape:
-            raise ArchError("E702", f"weights differ at entry {i + 1}: `{skey}` is {_dims(s)} in the source "
-                                    f"but `{dkey}` is {_dims(d)} in the destination",
-                            hint="the two models must have the same layers in the same order")
-    if len(source) != len(target):
-        n = min(len(source), len(target))
-        extra = (f"`{source[n][0]}` {_dims(source[n][1])} in the source has no counterpart in the destination"
-                 if len(source) > n else
-                 f"`{target[n][0]}` {_dims(target[n][1])} in the destination has no counterpart in the source")
-        raise ArchError("E702", f"the source has {len(source)} parameters and buffers, the destination "
-                                f"{len(target)}: {extra}",
-                        hint="the two models must have the same layers in the same order")
-    with torch.no_grad():
-        for (_, s), (_, d) in zip(source, target):
-            d.copy_(s)
-    return dst
-
-
-def _dims(t: torch.Tensor) -> str:
-    return "×".join(map(str, t.shape)) if t.dim() else "a scalar"

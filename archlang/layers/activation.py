@@ -1,8 +1,10 @@
-"""Element-wise activations: no parameters, shape unchanged."""
+"""Element-wise activations: shape unchanged, no parameters but PReLU's slopes."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from archlang.layers.base import Args, Layer, ShapeError, fmt_shape, register
 
@@ -120,3 +122,30 @@ class LogSoftmax(_Activation):
         from torch import nn
 
         return nn.LogSoftmax(dim=self.args.dim)
+
+
+class PreluArgs(Args):
+    num_parameters: Annotated[int, Field(gt=0)] = 1
+    init: float = 0.25
+
+
+@register
+class Prelu(_Activation):
+    name = "prelu"
+    Args = PreluArgs
+    doc = "x if x > 0 else a * x, with a learned: one for all channels, or one per channel (He et al. 2015)"
+
+    def output_shape(self, inputs):
+        n, channels = self.args.num_parameters, inputs[0][0]
+        if n not in (1, channels):
+            raise ShapeError(f"`{self.describe()}` learns {n} slopes, but its input has {channels} channels",
+                             hint=f"num_parameters is 1 (one slope) or the channels ({channels})")
+        return inputs[0]
+
+    def params(self, inputs):
+        return self.args.num_parameters
+
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.PReLU(self.args.num_parameters, init=self.args.init)

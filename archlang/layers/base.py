@@ -14,7 +14,7 @@ for every stage (elaboration, analysis, diagrams, PyTorch) to know it.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -37,6 +37,27 @@ class ArgError(Exception):
         self.code, self.message, self.hint, self.arg = code, message, hint, arg
 
 
+class Reads(NamedTuple):
+    """Along one axis, the input positions each output position reads: output o = q·period + r
+    reads first[r] + q·advance through last[r] + q·advance. A 3x3 convolution with stride 2
+    and padding 1 reads Reads(1, 2, (-1,), (1,)); a 2x nearest upsampling Reads(2, 1, (0, 0), (0, 0))."""
+
+    period: int
+    advance: int
+    first: tuple[int, ...]
+    last: tuple[int, ...]
+
+
+MAX_PERIOD = 1024  # phases listed exactly; a finer pattern (an odd resize) is averaged by `window`
+
+
+def periodic(period: int, advance: int, first, last) -> Reads | None:
+    """Reads from first(r) and last(r), r < period; None where the period is too long to list."""
+    if period > MAX_PERIOD:
+        return None
+    return Reads(period, advance, tuple(map(first, range(period))), tuple(map(last, range(period))))
+
+
 class Args(BaseModel):
     # defer_build: a validator is built on first use, so start-up pays only for the layers a spec uses.
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid", defer_build=True)
@@ -54,6 +75,7 @@ class Layer:
     arg_aliases: ClassVar[dict[str, str]] = {}
     shown: ClassVar[tuple[str, ...]] = ()  # leading arguments a description always shows, positionally
     many_inputs: ClassVar[bool] = False
+    view: ClassVar[bool] = False  # its output is a view of its input: no new activation memory
     doc: ClassVar[str] = ""
 
     def __init__(self, args: Args):
@@ -99,8 +121,22 @@ class Layer:
         return 0
 
     def window(self, inputs: list[Shape]) -> tuple[int, int, int, int] | None:
-        """(kernel_h, kernel_w, stride_h, stride_w) seen by one output position; None: pointwise."""
+        """(kernel_h, kernel_w, stride_h, stride_w) seen by one output position; None: pointwise.
+        Drawings show it; an upsampling layer's stride is a fraction (1/2 for 2x). Unless `reads`
+        says more, the receptive field follows it too."""
         return None
+
+    def reads(self, inputs: list[Shape]) -> tuple[Reads | None, Reads | None] | None:
+        """Per axis (height, width), the input positions that each output position reads (see
+        `Reads`), for the receptive field; None: pointwise. The default is `window`'s kernel,
+        starting at the output position times the stride; a layer with padding (its windows
+        start before position 0) or a fractional stride says exactly where it reads."""
+        window = self.window(inputs)
+        if window is None:
+            return None
+        kh, kw, sh, sw = window
+        # A fractional stride says too little to list the phases: the window's averages stand in.
+        return tuple(Reads(1, s, (0,), (k - 1,)) if isinstance(s, int) else None for k, s in ((kh, sh), (kw, sw)))
 
     # ---- PyTorch (archlang.backends.torch_module); each layer imports torch inside these methods,
     # so that loading and analysing a spec never imports it.
@@ -206,6 +242,17 @@ def need_rank(layer: Layer, shape: Shape, rank: int) -> None:
 
 def fmt_shape(shape: Shape) -> str:
     return "×".join(str(d) for d in shape)
+
+
+MAX_SIDE = 10**15  # as the numbers of a spec: a layer that enlarges maps cannot overflow the counts
+
+
+def bounded(layer: Layer, shape: Shape) -> Shape:
+    """`shape`, refused (E605) where a dimension grew past MAX_SIDE (repeated upsampling)."""
+    if max(shape) > MAX_SIDE:
+        raise ShapeError(f"`{layer.describe()}` makes a dimension of {max(shape):.3g}, over the limit of 10^15",
+                         hint="check the scale factors: repeated upsampling multiplies them", code="E605")
+    return shape
 
 
 def window_out(size: int, kernel: int, stride: int, pad: int, dilation: int = 1, ceil: bool = False) -> int:

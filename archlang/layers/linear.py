@@ -1,8 +1,8 @@
-"""Fully connected layers, flatten and dropout."""
+"""Fully connected layers, flatten, and regularisation: dropout (of values, of channels) and drop path."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -47,6 +47,7 @@ class Flatten(Layer):
 
     name = "flatten"
     family = "shape"
+    view = True
 
     def output_shape(self, inputs):
         return (numel(inputs[0]),)
@@ -76,3 +77,46 @@ class Dropout(Layer):
         from torch import nn
 
         return nn.Dropout(self.args.p)
+
+
+@register
+class Dropout2d(Layer):
+    """Zeroes whole channels of a map (nn.Dropout2d)."""
+
+    name = "dropout2d"
+    aliases = ("channel_dropout",)
+    family = "reg"
+    Args = DropoutArgs
+    shown = ("p",)
+
+    def output_shape(self, inputs):
+        need_rank(self, inputs[0], 3)
+        return inputs[0]
+
+    def torch_module(self, inputs):
+        from torch import nn
+
+        return nn.Dropout2d(self.args.p)
+
+
+class DropPathArgs(Args):
+    p: Annotated[float, Field(ge=0, le=1)]
+    mode: Literal["row", "batch"] = "row"
+
+
+@register
+class DropPath(Layer):
+    """Stochastic depth: in training, drops a residual branch for a whole sample ("row", per
+    sample; "batch", the whole batch), as torchvision's StochasticDepth; identity in eval.
+    Its rate is an ordinary argument, so an expression can grow it with the depth."""
+
+    name = "drop_path"
+    aliases = ("stochastic_depth", "droppath")
+    family = "reg"
+    Args = DropPathArgs
+    shown = ("p",)
+
+    def torch_module(self, inputs):
+        from archlang.layers.modules import DropPath as Module
+
+        return Module(self.args.p, self.args.mode)

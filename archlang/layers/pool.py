@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from archlang.layers.base import Args, Layer, need_rank, pair, register, spatial_out
+from archlang.layers.base import Args, Layer, Reads, need_rank, pair, periodic, register, spatial_out
 
 Pos = Annotated[int, Field(gt=0)]
 NonNeg = Annotated[int, Field(ge=0)]
@@ -42,6 +43,10 @@ class _Pool(Layer):
 
     def window(self, inputs):
         return (*pair(self.args.kernel_size), *self._stride())
+
+    def reads(self, inputs):
+        (kh, kw), (sh, sw), (ph, pw) = pair(self.args.kernel_size), self._stride(), pair(self.args.padding)
+        return Reads(1, sh, (-ph,), (kh - 1 - ph,)), Reads(1, sw, (-pw,), (kw - 1 - pw,))
 
 
 @register
@@ -93,6 +98,12 @@ class _Adaptive(Layer):
         (_, h, w), (oh, ow) = inputs[0], pair(self.args.output_size)
         # Bins of an adaptive pool: the widest bin and the step between bin starts.
         return (-(-h // oh), -(-w // ow), max(1, h // oh), max(1, w // ow))
+
+    def reads(self, inputs):
+        # Bin o of n over a side of s spans [o·s // n, ceil((o + 1)·s / n)), as torch cuts them.
+        return tuple(periodic(n // math.gcd(size, n), size // math.gcd(size, n), lambda o, s=size, n=n: o * s // n,
+                              lambda o, s=size, n=n: -(-(o + 1) * s // n) - 1)
+                     for size, n in zip(inputs[0][1:], pair(self.args.output_size)))
 
 
 @register

@@ -39,10 +39,16 @@ class FeatureMap:
         text = node.layer.name
         if window:
             kh, kw, sh, sw = window
-            text += f" {kh}×{kw}" + (f" /{sh}" if (sh, sw) != (1, 1) and sh == sw else
-                                     f" /{sh}×{sw}" if (sh, sw) != (1, 1) else "")
+            text += f" {kh}×{kw}" + (_step(sh) if sh == sw else f" /{sh}×{sw}")
         rest = [n.layer.name for n in self.layers[1:] if n.layer.family != "shape"]
         return text + "".join(f" + {r}" for r in rest)
+
+
+def _step(step) -> str:
+    """` /2` for a stride, ` ×2` for an upsampling (a step of half an input position)."""
+    if step == 1 or step == 0:  # 0: a reshape, whose positions have no step
+        return ""
+    return f" /{step}" if step > 1 else f" ×{1 / step}"
 
 
 def main_path(net) -> tuple[list, int]:
