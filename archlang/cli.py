@@ -27,6 +27,8 @@ def _common(p: argparse.ArgumentParser, many: bool = False) -> None:
     p.add_argument("--network", help="which network of the file (default: the last one defined)")
     p.add_argument("--max-layers", type=int, default=100_000,
                    help="refuse networks with more layers, and repeats with more iterations (default 100000)")
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="bound the work of elaboration (expressions, elements, calls; default 20 per layer allowed)")
 
 
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -113,7 +115,7 @@ def _load(args, file: str | None = None):
     import archlang
 
     return archlang.load(file or args.file, network=args.network, input_shape=args.input_shape,
-                         max_layers=args.max_layers, overrides=_overrides(args.overrides))
+                         max_layers=args.max_layers, max_steps=args.max_steps, overrides=_overrides(args.overrides))
 
 
 def cmd_check(args) -> int:

@@ -36,6 +36,10 @@ CODES: dict[str, tuple[str, str]] = {
     "E106": ("file is not valid UTF-8 text", "Save the file as UTF-8."),
     "E107": ("file is empty", "A spec needs at least `network Name:` and a chain starting with `input(...)`."),
     "E108": ("number out of range", "Numbers in a spec are at most 10^15 and finite."),
+    "E109": ("keyword used as a name", "Rename it (`block_`, `in_c`); the keywords are listed in docs/language.md. "
+             "`block`, `network` and `let` may be labels (`block: conv(64)`)."),
+    "E110": ("control character in a string", "Strings hold printable text: remove NUL, escape, tab and other "
+             "control characters, bidirectional overrides and line separators."),
     # 2xx: names
     "E201": ("unknown layer or block", "Check the spelling (the hint suggests the closest names) or define "
              "the block / import the file that defines it."),
@@ -47,6 +51,10 @@ CODES: dict[str, tuple[str, str]] = {
     "E205": ("no network in file", "Add `network Name:`; a file of blocks only is a library to import."),
     "E206": ("unknown network", "Pick one of the networks the hint lists (`--network NAME`)."),
     "E207": ("duplicate label", "Labels name modules: give each labelled element of a scope its own label."),
+    "E208": ("duplicate parameter", "A network, block or function declares each parameter once: rename or "
+             "remove the second."),
+    "E209": ("two modules with one name", "A numbered label (`stage` in a repeat gives `stage1`, `stage2`) met "
+             "another label of that name: rename one of the labels."),
     # 3xx: arguments and values
     "E301": ("invalid argument value", "The message names the argument and the rule; the hint lists the "
              "accepted forms."),
@@ -62,6 +70,10 @@ CODES: dict[str, tuple[str, str]] = {
              "--input is CxHxW."),
     "E310": ("not a layer", "A chain holds layers, blocks and groups; values go in arguments."),
     "E311": ("not a value", "A layer or chain was given where a number, string or list is needed."),
+    "E312": ("outside a function's domain", "`log` and `sqrt` need positive (`sqrt`: non-negative) numbers, "
+             "`log`'s base is positive and not 1, `range`'s step is not 0."),
+    "E313": ("`in` inside a function", "A function sees only its arguments: pass the shape as one, "
+             "`f(in.c)`."),
     # 4xx: shapes
     "E401": ("branches disagree on shape", "Make the branches end in the same shape (add), the same height "
              "and width (concat), or broadcastable shapes (mul): project the skip with a 1x1 conv."),
@@ -80,12 +92,21 @@ CODES: dict[str, tuple[str, str]] = {
     "E502": ("file cannot be read", "Check that it is a readable file, not a directory."),
     "E503": ("import cycle", "Move what both files need into a third file that both import."),
     "E504": ("import of a file that is not .arch", "Only `.arch` files can be imported."),
+    "E505": ("file too large", "A spec file is at most 1 MiB, and with its imports at most 4 MiB and 100,000 "
+             "tokens: bind repeated parts with `[...] * n`, blocks and functions."),
+    "E506": ("imports nested too deep", "Imports nest at most 32 files deep and a program reads at most 256 "
+             "files: import the shared files once, from the top."),
     # 6xx: limits
     "E601": ("repeat count too large", "Lower the count, or raise `--max-layers` if it is really meant."),
     "E602": ("too many layers", "Raise `--max-layers` (`max_layers=` in Python) if it is really meant."),
-    "E603": ("recursive block", "Blocks cannot call themselves; express depth with a repeat `[...] * n`."),
-    "E604": ("block calls nested too deep", "Block calls nest at most 64 deep; flatten the hierarchy."),
+    "E603": ("recursion that does not end", "A block or function that calls itself needs a condition that "
+             "stops it (`level(d - 1) ? d > 0`, `x if n == 0 else f(n - 1)`); aliases cannot name each other."),
+    "E604": ("calls nested too deep", "Block calls nest at most 64 deep and function calls 256 deep: flatten the "
+             "hierarchy."),
     "E605": ("value too large", "Values stay below 10^15; check exponents and repeats of lists."),
+    "E606": ("too much elaboration work", "The spec evaluates too many expressions, elements and calls (a block "
+             "or function calling another twice doubles the work at every level): build it with repeats, or raise "
+             "the limit with `--max-steps` (or `--max-layers`, which raises it too)."),
     # 7xx: backends
     "E701": ("model too large", "Lower the sizes, build on `device=\"meta\"` to inspect, or raise `max_params`."),
     "E702": ("weights do not match", "The two models differ in structure at the named tensor; compare "
@@ -124,7 +145,7 @@ CODES: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per AST node: slots halve its memory
 class Span:
     """A region of a source file; lines and columns count from 1, end exclusive."""
 
@@ -174,11 +195,17 @@ class SourceMap(dict):
     def lines(self, file: str) -> list[str]:
         text = self.get(file)
         if text is None:
-            try:
-                text = Path(file).read_text(encoding="utf-8", errors="replace")
-            except OSError:
+            try:  # (only a regular file of a spec's size: a FIFO or a device would block or never end)
+                path = Path(file)
+                if not path.is_file() or path.stat().st_size > 1 << 20:
+                    return []
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except (OSError, ValueError):
                 return []
-        return text.splitlines()
+        # Lines as the parser counts them: split at "\n" only (str.splitlines also splits at form
+        # feeds and U+2028, which the grammar takes for white space or text).
+        lines = [line.removesuffix("\r") for line in text.split("\n")]
+        return lines[:-1] if lines[-1] == "" else lines  # as splitlines: no line after a final newline
 
 
 def did_you_mean(name: str, candidates, what: str = "") -> str | None:
@@ -191,13 +218,17 @@ def did_you_mean(name: str, candidates, what: str = "") -> str | None:
 
 
 SNIPPET_WIDTH = 160
+# A quoted line is printed to a terminal: control characters (an escape sequence could rewrite the
+# screen), bidirectional overrides and line separators are shown as visible stand-ins, one column each.
+_VISIBLE = {c: 0x2400 + c for c in range(32)} | {0x7F: 0x2421} | \
+    {c: 0xFFFD for c in [*range(0x80, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
 
 
 def _snippet(span: Span, sources: SourceMap) -> list[str]:
     lines = sources.lines(span.file)
     if not 1 <= span.line <= len(lines):
         return []
-    text = lines[span.line - 1].replace("\t", " ")
+    text = lines[span.line - 1].replace("\t", " ").translate(_VISIBLE)
     end = span.end_column if span.end_line == span.line else len(text) + 1
     width = max(1, min(end, len(text) + 1) - span.column)
     column = span.column
@@ -230,11 +261,12 @@ def format_error(err: ArchError, sources: SourceMap) -> str:
     if err.span:
         out += _snippet(err.span, sources)
     if err.trace:
-        out.append("note: reached through these block calls (innermost last):")
+        calls = "block calls" if all(f.block for f in err.trace) else "calls"
+        out.append(f"note: reached through these {calls} (innermost last):")
         frames = err.trace
         if len(frames) > 8:  # like a traceback of deep recursion: the ends tell the story
             out += _frames(frames[:3], sources)
-            out.append(f"  ... {len(frames) - 6} more block calls ...")
+            out.append(f"  ... {len(frames) - 6} more {calls} ...")
             frames = frames[-3:]
         out += _frames(frames, sources)
     if err.hint:

@@ -35,6 +35,10 @@ class Network:
         self.sources: SourceMap = program.sources
         self.file: str = program.file
         self.span = net_def.span
+        # What elaboration cost, in the units its limits count: steps (expressions evaluated,
+        # elements elaborated), items of lists and strings built or read, repeat iterations.
+        self.work = {"steps": elab.steps, "items": elab.work, "iterations": elab.iterations}
+        self.given: dict = {}  # the parameters and switches set from outside (load's overrides)
 
     @functools.cached_property
     def graph(self):
@@ -99,13 +103,35 @@ class Network:
             return summary_dict(self)
 
     def bundled_source(self) -> str:
-        """The spec with its imports inlined: one self-contained file that builds this network."""
+        """The spec with its imports inlined: one self-contained file that builds this network,
+        with the values set from outside. A file builds its last network, so when this one is
+        not that, or was given values, an alias at the end names it."""
         parts = []
         for file, text in self.sources.items():  # imported files first, in the order they were read
             body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("import "))
             parts.append((file, body))
         parts.sort(key=lambda p: p[0] == self.file)
-        return "\n\n".join(f"# ---- from {file}\n{body.strip()}" for file, body in parts) + "\n"
+        out = "\n\n".join(f"# ---- from {file}\n{body.strip()}" for file, body in parts) + "\n"
+        own = self.program.own_networks
+        if self.given or not own or own[-1] != self.name:
+            out += self._alias()
+        return out
+
+    def _alias(self) -> str:
+        from archlang.ir.values import spec_text
+
+        taken = set(self.program.networks) | set(self.program.blocks) | set(self.program.values)
+        name = next(n for n in (f"{self.name}_trained{i or ''}" for i in range(len(taken) + 1)) if n not in taken)
+        args, notes = [], []
+        for key in self.given:
+            value = self.settings[key] if key in self.settings else self.switches.get(key)
+            text = spec_text(value)
+            if text is None:
+                notes.append(f"# `{key}` was set to a value a spec cannot write: set it again with --set\n")
+            else:
+                args.append(f"{key} = {text}")
+        return (f"\n# ---- the network built: `{self.name}`" + (" with the values set from outside" if args else "")
+                + "\n" + "".join(notes) + f"network {name} = {self.name}({', '.join(args)})\n")
 
     def error_at_output(self, message: str, hint: str | None = None) -> ArchError:
         """An error that points at the last layer's line (e.g. its output does not fit the data)."""
@@ -152,12 +178,14 @@ def _is_file(source: str) -> bool:
 
 
 def load(source: str | Path, *, network: str | None = None, input_shape=None, max_layers: int = MAX_LAYERS,
-         overrides: dict | None = None, **params) -> Network:
+         max_steps: int | None = None, overrides: dict | None = None, **params) -> Network:
     """Load a spec from a path or from spec text; `params` override the network's parameters.
 
-    Raises ArchError (with `.format()` giving the compiler-style message).
+    `overrides` take text as `--set NAME=TEXT` does (`"[32, 64]"` is a list); `params` are
+    Python values. `max_steps` bounds the work of elaboration (default: 50 per layer allowed,
+    at least 5,000,000). Raises ArchError (with `.format()` giving the compiler-style message).
     """
-    limits = _limits(max_layers)
+    limits = _limits(max_layers, max_steps)
     with _gc_paused():
         try:
             program = load_program(source) if _is_path(source) else load_program(source, "<string>")
@@ -167,19 +195,21 @@ def load(source: str | Path, *, network: str | None = None, input_shape=None, ma
         except RecursionError:
             raise ArchError("E604", "the spec nests too deeply to elaborate", None) from None
         return build_network(program, network=network, input_shape=input_shape, limits=limits,
-                             overrides={**(overrides or {}), **params})
+                             overrides=overrides, params=params)
 
 
 def build_network(program, *, network: str | None = None, input_shape=None, max_layers: int = MAX_LAYERS,
-                  overrides: dict | None = None, limits: Limits | None = None) -> Network:
-    """Elaborate and analyse a network of a loaded Program (`archlang.ir.loader.load_program`)."""
-    limits = limits or _limits(max_layers)
+                  overrides: dict | None = None, params: dict | None = None, limits: Limits | None = None) -> Network:
+    """Elaborate and analyse a network of a loaded Program (`archlang.ir.loader.load_program`).
+    `overrides` are texts, as `--set` gives them; `params` are Python values."""
+    limits = limits or _limits(max_layers, None)
+    overrides, params = overrides or {}, params or {}
     with _gc_paused():
         try:
             old = sys.getrecursionlimit()
             sys.setrecursionlimit(max(old, 20_000))  # deep block nesting is bounded by Limits.max_depth
             try:
-                parts = build(program, network, overrides or {}, _input_shape(input_shape), limits)
+                parts = build(program, network, overrides, params, _input_shape(input_shape), limits)
             finally:
                 sys.setrecursionlimit(old)
         except ArchError as e:
@@ -188,14 +218,16 @@ def build_network(program, *, network: str | None = None, input_shape=None, max_
         except RecursionError:
             raise ArchError("E604", "the spec nests too deeply to elaborate", None, sources=program.sources) from None
         net = Network(program, *parts)
+        net.given = {**overrides, **params}
         analyse(net.nodes)
     return net
 
 
-def _limits(max_layers) -> Limits:
-    if isinstance(max_layers, bool) or not isinstance(max_layers, int) or max_layers < 1:
-        raise ArchError("E309", f"--max-layers must be a positive integer, not {max_layers!r}", None)
-    return Limits(max_layers=max_layers)
+def _limits(max_layers, max_steps) -> Limits:
+    for name, limit in (("--max-layers", max_layers), ("max_steps", max_steps or 1)):
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ArchError("E309", f"{name} must be a positive integer, not {limit!r}", None)
+    return Limits(max_layers=max_layers, max_steps=max_steps)
 
 
 @contextlib.contextmanager

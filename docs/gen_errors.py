@@ -86,10 +86,41 @@ def serve_examples() -> dict[str, tuple[str, str | None, str]]:
     return out
 
 
+def file_examples() -> dict[str, tuple[str, str, str]]:
+    """Limits on files that a fixture would need megabytes or dozens of files to show."""
+    import os
+    import tempfile
+
+    import archlang
+    from archlang import ArchError
+
+    files = {"main.arch": 'import "huge.arch"\nnetwork N:\n    input(1, 8, 8)\n',
+             "huge.arch": "# " + "x" * (1 << 20) + "\n",
+             "c0.arch": 'import "c1.arch"\nnetwork N:\n    input(1, 8, 8)\n'}
+    files.update({f"c{i}.arch": f'import "c{i + 1}.arch"\n' for i in range(1, 40)})
+    out, cwd = {}, os.getcwd()
+    with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)
+        try:
+            for name, text in files.items():
+                Path(name).write_text(text, encoding="utf-8")
+            for code, entry, shown in (("E505", "main.arch", files["main.arch"]),
+                                       ("E506", "c0.arch", files["c0.arch"] + "# c1.arch imports c2.arch, ...\n")):
+                try:
+                    archlang.load(entry)
+                except ArchError as e:
+                    assert e.code == code, e.format()
+                    out[code] = (f"{entry}, importing a chain of files" if code == "E506" else entry, shown,
+                                 e.format() + "\n")
+        finally:
+            os.chdir(cwd)
+    return out
+
+
 def render() -> str:
     from archlang.errors import CODES
 
-    examples = {**fixture_examples(), **backend_examples(), **serve_examples()}
+    examples = {**fixture_examples(), **file_examples(), **backend_examples(), **serve_examples()}
     lines = ["# archlang error codes", "",
              "Every error archlang reports has a stable code. The message names the file, line and column,",
              "underlines the offending part, and most carry a `hint:` line. Below: each code, how to fix it,",

@@ -1,6 +1,6 @@
 """Fuzzing archlang: every input must end as a valid graph or a spanned error.
 
-Two sources of inputs:
+Three sources of inputs:
 
 - a **grammar-aware generator** (`SpecGen`): random but mostly plausible specs
   built from the grammar and the layer registry: networks with parameters,
@@ -9,16 +9,21 @@ Two sources of inputs:
   blocks, aliases, with random layout (line breaks, comments, tabs, CRLF);
 - a **mutation fuzzer** (`mutate`): the specs in `specs/*.arch`, with tokens
   deleted, duplicated or inserted, numbers swapped for 0, -1, huge values,
-  NaN and strings, lines dropped or repeated, bytes that are not UTF-8, ...
+  NaN and strings, lines dropped or repeated, bytes that are not UTF-8, ...;
+- a **hostile-file family** (tests/fuzz_hostile.py): imports of special files
+  (a FIFO, /dev/zero, symbolic-link loops, huge files, import chains), bombs
+  (calls that multiply, recursions without end, big lists and ranges), and
+  hostile text (control characters, escapes, quotes) in every place text goes.
 
 A case passes when `archlang.load` returns a network (whose `summary()`,
 `to_dict()` and `repr` then work) or raises an `ArchError` with a known code,
 a span and a message that formats; every tenth case also runs `archlang check`
 in-process, which must exit 0 or 1 with `error[E...]` and no traceback. Anything
 else is a crash; a case over the time limit (CPU seconds, so that a busy machine
-does not fail a case) is a hang.
+does not fail a case) is a hang. Elaboration's own work limit (`--max-steps`,
+counted steps) bounds each case.
 
-    python -m tests.fuzz --cases 5000 [--seed S] [--jobs 2] [--time-limit 5]
+    python -m tests.fuzz --cases 5000 [--seed S] [--jobs 2] [--time-limit 5] [--max-steps N]
     python -m tests.fuzz --seed S --case 1234 --show     # rerun one case, print its input
 
 Cases run in worker processes, so a case that hangs (even inside C code) is
@@ -49,8 +54,14 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
+try:
+    from tests import fuzz_hostile
+except ImportError:  # run with tests/ itself on sys.path
+    import fuzz_hostile
+
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.arch"))
+MAX_STEPS = 200_000  # elaboration steps of one case (archlang's default is 2,000,000)
 
 # ---------------------------------------------------------------------------
 # the grammar-aware generator
@@ -523,7 +534,10 @@ def make_case(seed: int, index: int) -> tuple[str, bytes | str, str | None, dict
     """Case `index` of `seed`: (kind, input, the spec it mutates, overrides). Deterministic."""
     rng = random.Random(f"archlang-fuzz:{seed}:{index}")
     r = rng.random()
-    if r < 0.4:
+    if r < 0.1:
+        source, overrides = fuzz_hostile.hostile(rng)
+        return "hostile", source, None, overrides
+    if r < 0.45:
         kind, source, spec = "generated", generate(rng), None
     elif r < 0.9:
         spec = rng.choice(SPECS)
@@ -544,6 +558,7 @@ class Outcome:
     seconds: float = 0.0  # CPU time of the case: what it costs, however busy the machine is
     detail: str = ""
     wall: float = 0.0
+    steps: int = 0  # elaboration steps of a valid graph (archlang's own count of its work)
 
 
 class CaseTimeout(BaseException):
@@ -576,6 +591,7 @@ def time_limit(seconds: float | None):
 
 
 OUTSIDE_CODES = {"E204", "E309"}  # the only errors without a place in the file: --set NAME=VALUE
+_RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _QUOTED = re.compile(r"\s*(\d+)? \| ")
 
 
@@ -593,6 +609,9 @@ def check_error(err, formatted: str, text: str | None = None, file: str | None =
         return f"error[{err.code}] has no span: {err.message}"
     if not formatted.startswith(f"{err.span}: error[{err.code}]: "):
         return "the formatted error does not start with FILE:LINE:COL: error[CODE]"
+    raw = _RAW.search(formatted)
+    if raw:
+        return f"the message prints the raw character {raw.group()!r} (a terminal would act on it)"
     own = [line for line in formatted.splitlines() if not _QUOTED.match(line)]  # not the quoted source
     if sum(map(len, own)) > 5_000 + 2 * len(err.span.file):
         return f"the message is too long ({sum(map(len, own))} characters besides the quoted source)"
@@ -606,7 +625,7 @@ def check_error(err, formatted: str, text: str | None = None, file: str | None =
 
 
 def run_source(source: bytes | str, path: Path, *, as_text: bool = False, cli: bool = False,
-               limit: float | None = None, overrides: dict | None = None) -> Outcome:
+               limit: float | None = None, overrides: dict | None = None, max_steps: int | None = None) -> Outcome:
     """Load one input (written to `path`, or given as text) and judge the result."""
     import archlang
     from archlang.errors import ArchError
@@ -622,13 +641,13 @@ def run_source(source: bytes | str, path: Path, *, as_text: bool = False, cli: b
         with time_limit(limit):
             try:
                 if as_text:
-                    net = archlang.load(data.decode("utf-8", "replace"), overrides=overrides)
+                    net = archlang.load(data.decode("utf-8", "replace"), overrides=overrides, max_steps=max_steps)
                 else:
-                    net = archlang.load(path, overrides=overrides)
+                    net = archlang.load(path, overrides=overrides, max_steps=max_steps)
                 net.summary()
                 json.dumps(net.to_dict())
                 repr(net)
-                outcome = Outcome("valid")
+                outcome = Outcome("valid", steps=net.work["steps"])
             except ArchError as e:
                 formatted = e.format()
                 text = data.decode("utf-8", "replace").removeprefix("\ufeff")
@@ -636,7 +655,7 @@ def run_source(source: bytes | str, path: Path, *, as_text: bool = False, cli: b
                 outcome = Outcome("crash", e.code, detail=problem + "\n" + formatted) if problem else \
                     Outcome("error", e.code)
             if cli and not as_text and all(isinstance(v, str) for v in (overrides or {}).values()):
-                problem = run_cli(path, outcome, overrides)
+                problem = run_cli(path, outcome, overrides, max_steps)
                 if problem:
                     outcome = Outcome("crash", outcome.code, detail=problem)
     except CaseTimeout:
@@ -651,15 +670,16 @@ def run_source(source: bytes | str, path: Path, *, as_text: bool = False, cli: b
     return outcome
 
 
-def run_cli(path: Path, outcome: Outcome, overrides: dict | None = None) -> str | None:
+def run_cli(path: Path, outcome: Outcome, overrides: dict | None = None, max_steps: int | None = None) -> str | None:
     """`archlang check FILE` in-process: exit 0 (valid) or 1 with error[E...] and no traceback."""
     from archlang.cli import main
 
     err, out = io.StringIO(), io.StringIO()
     sets = [f"--set={name}={value}" for name, value in (overrides or {}).items()]
+    steps = [f"--max-steps={max_steps}"] if max_steps else []
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         try:
-            code = main(["check", "-q", str(path), *sets])
+            code = main(["check", "-q", str(path), *sets, *steps])
         except SystemExit as e:  # argparse
             code = e.code
     text = err.getvalue()
@@ -681,22 +701,24 @@ class Sandbox:
         for spec in SPECS:
             shutil.copy(spec, self.dir / spec.name)
         (self.dir / "dir.arch").mkdir()  # a folder where a file should be
+        fuzz_hostile.make_special_files(self.dir)
         self.case = self.dir / "case.arch"
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def run_case(seed: int, index: int, sandbox: Sandbox, limit: float | None) -> Outcome:
+def run_case(seed: int, index: int, sandbox: Sandbox, limit: float | None, max_steps: int | None = None) -> Outcome:
     kind, source, _, overrides = make_case(seed, index)
     as_text = index % 7 == 3 and isinstance(source, str)  # some inputs go to load() as text
-    return run_source(source, sandbox.case, as_text=as_text, cli=index % 10 == 0, limit=limit, overrides=overrides)
+    return run_source(source, sandbox.case, as_text=as_text, cli=index % 10 == 0, limit=limit, overrides=overrides,
+                      max_steps=max_steps)
 
 
 # ---- worker processes: a case that hangs in C code is killed from outside
 
 
-def _worker(conn, seed: int, limit: float):
+def _worker(conn, seed: int, limit: float, max_steps: int | None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sandbox = Sandbox()
     try:
@@ -704,15 +726,15 @@ def _worker(conn, seed: int, limit: float):
             index = conn.recv()
             if index is None:
                 break
-            conn.send((index, run_case(seed, index, sandbox, limit)))
+            conn.send((index, run_case(seed, index, sandbox, limit, max_steps)))
     finally:
         sandbox.close()
 
 
 class _Worker:
-    def __init__(self, ctx, seed: int, limit: float):
+    def __init__(self, ctx, seed: int, limit: float, max_steps: int | None = None):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child, seed, limit), daemon=True)
+        self.proc = ctx.Process(target=_worker, args=(child, seed, limit, max_steps), daemon=True)
         self.proc.start()
         child.close()
         self.index: int | None = None
@@ -744,6 +766,7 @@ class Report:
     errors: Counter = field(default_factory=Counter)
     failures: list = field(default_factory=list)  # (index, outcome)
     slowest: tuple[float, int] = (0.0, -1)
+    most_steps: tuple[int, int] = (0, -1)  # the most elaboration steps of a valid graph
     seconds: float = 0.0
 
     def add(self, index: int, outcome: Outcome, limit: float):
@@ -756,6 +779,8 @@ class Report:
             self.failures.append((index, outcome))
         if outcome.seconds > self.slowest[0]:
             self.slowest = (outcome.seconds, index)
+        if outcome.steps > self.most_steps[0]:
+            self.most_steps = (outcome.steps, index)
 
     @property
     def crashes(self) -> int:
@@ -774,7 +799,8 @@ class Report:
             out.append(f"    {code}  {n:6d}")
         out += [f"  crashes:          {self.crashes}",
                 f"  over {limit:g} s / hung: {self.hangs}",
-                f"  slowest case:     {self.slowest[0]:.3f} s CPU (case {self.slowest[1]})"]
+                f"  slowest case:     {self.slowest[0]:.3f} s CPU (case {self.slowest[1]})",
+                f"  most work:        {self.most_steps[0]:,} steps of a valid graph (case {self.most_steps[1]})"]
         for index, outcome in self.failures[:20]:
             out.append(f"\nFAIL case {index} ({outcome.kind}, {outcome.seconds:.2f} s CPU): rerun with "
                        f"`python -m tests.fuzz --seed {self.seed} --case {index} --show`")
@@ -782,11 +808,12 @@ class Report:
         return "\n".join(out)
 
 
-def run(cases: int, seed: int, jobs: int, limit: float, progress: bool = False, start: int = 0) -> Report:
+def run(cases: int, seed: int, jobs: int, limit: float, progress: bool = False, start: int = 0,
+        max_steps: int | None = None) -> Report:
     report = Report(seed)
     hard = limit * 4 + 10  # wall seconds: the worker's own alarm fires first; this catches hangs in C code
     ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-    workers = [_Worker(ctx, seed, limit) for _ in range(max(1, jobs))]
+    workers = [_Worker(ctx, seed, limit, max_steps) for _ in range(max(1, jobs))]
     todo = iter(range(start, start + cases))
     began = time.perf_counter()
     try:
@@ -807,7 +834,7 @@ def run(cases: int, seed: int, jobs: int, limit: float, progress: bool = False, 
                         index, outcome = w.conn.recv()
                     except EOFError:  # the worker died (e.g. out of memory)
                         index, outcome = w.index, Outcome("crash", detail="the worker process died")
-                        workers[workers.index(w)] = _Worker(ctx, seed, limit)
+                        workers[workers.index(w)] = _Worker(ctx, seed, limit, max_steps)
                     report.add(index, outcome, limit)
                     w.index = None
                     if progress and report.cases % 500 == 0:
@@ -816,7 +843,7 @@ def run(cases: int, seed: int, jobs: int, limit: float, progress: bool = False, 
                     report.add(w.index, Outcome("hang", seconds=time.monotonic() - w.started,
                                                 detail="killed: no answer in time"), limit)
                     w.stop(kill=True)
-                    workers[workers.index(w)] = _Worker(ctx, seed, limit)
+                    workers[workers.index(w)] = _Worker(ctx, seed, limit, max_steps)
     finally:
         for w in workers:
             w.stop(kill=w.index is not None)
@@ -830,6 +857,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="case i of a seed is always the same input")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
     p.add_argument("--time-limit", type=float, default=5.0, help="CPU seconds one case may take (default 5)")
+    p.add_argument("--max-steps", type=int, default=MAX_STEPS,
+                   help=f"elaboration steps one case may take (default {MAX_STEPS:,}: a bomb ends in a fraction "
+                        "of a second; tests/test_limits.py checks archlang's own, higher limit)")
     p.add_argument("--case", type=int, help="run only this case")
     p.add_argument("--show", action="store_true", help="with --case: print the input")
     args = p.parse_args(argv)
@@ -841,13 +871,13 @@ def main(argv: list[str] | None = None) -> int:
             print(source if isinstance(source, str) else source.decode("utf-8", "backslashreplace"))
         sandbox = Sandbox()
         try:
-            outcome = run_case(args.seed, args.case, sandbox, args.time_limit)
+            outcome = run_case(args.seed, args.case, sandbox, args.time_limit, args.max_steps)
         finally:
             sandbox.close()
         print(f"{outcome.kind} {outcome.code or ''} {outcome.seconds:.3f} s CPU, {outcome.wall:.3f} s\n"
               f"{outcome.detail}")
         return 0 if outcome.kind in ("valid", "error") and outcome.seconds <= args.time_limit else 1
-    report = run(args.cases, args.seed, args.jobs, args.time_limit, progress=True)
+    report = run(args.cases, args.seed, args.jobs, args.time_limit, progress=True, max_steps=args.max_steps)
     print(report.text(args.time_limit))
     return 1 if report.failures else 0
 

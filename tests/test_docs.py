@@ -12,14 +12,27 @@ from archlang.syntax.parser import parse
 ROOT = Path(__file__).parents[1]
 
 
+def fenced(text: str):
+    """The code blocks of a Markdown text without a language tag (tagged ones, ```text, are
+    outlines and transcripts), indented ones (inside a list) included."""
+    block, indent = None, ""
+    for line in text.splitlines():
+        fence = re.match(r"( *)```(\S*)\s*$", line)
+        if block is None and fence:
+            block, indent, tagged = [], fence.group(1), bool(fence.group(2))
+        elif block is not None and fence:
+            if not tagged:
+                yield "\n".join(block) + "\n"
+            block = None
+        elif block is not None:
+            block.append(line.removeprefix(indent))
+
+
 def snippets():
     for doc in ("docs/language.md", "README.md"):
-        text = (ROOT / doc).read_text(encoding="utf-8")
-        # Fences pair up line by line: a ```text or ```python block is skipped, not misread as an end.
-        blocks = [block for info, block in re.findall(r"^```(\w*)\n(.*?)^```", text, re.S | re.M) if not info]
-        for i, block in enumerate(blocks):
+        for i, block in enumerate(fenced((ROOT / doc).read_text(encoding="utf-8"))):
             first = next((ln for ln in block.splitlines() if ln.strip() and not ln.startswith("#")), "")
-            if first.split(" ")[0] in ("network", "block"):
+            if first.split(" ")[0] in ("network", "block", "let"):
                 yield pytest.param(block, id=f"{doc}:{i}")
 
 

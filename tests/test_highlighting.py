@@ -34,7 +34,8 @@ OPERATORS = {"_ARROW": "keyword.operator.arrow.arch", "QMARK": "keyword.operator
 NAME_SCOPES = {"labelled": "entity.name.tag.label.arch", "branch_label": "entity.name.tag.label.arch",
                "labelled_first": "entity.name.tag.label.arch", "block_def": "entity.name.function.block.arch",
                "network_def": "entity.name.type.network.arch", "let_stmt": "variable.other.definition.arch",
-               "kwarg": "variable.parameter.arch", "in_shape": "variable.other.property.arch"}
+               "kwarg": "variable.parameter.arch", "in_shape": "variable.other.property.arch",
+               "label": "entity.name.tag.label.arch", "func_def": "variable.other.definition.arch"}
 
 
 def gen():

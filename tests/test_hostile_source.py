@@ -20,6 +20,7 @@ import archlang  # noqa: E402
 from archlang.backends.pysource import python_source  # noqa: E402
 from archlang.errors import ArchError  # noqa: E402
 from archlang.ir.pynames import MODULE_ATTRIBUTES, unusable  # noqa: E402
+from archlang.syntax.parser import HOSTILE as CONTROL_CHARS  # noqa: E402
 
 # Characters that end comments, docstrings and strings, or drive terminals and editors.
 NASTY = st.sampled_from(['"""', "'''", '"', "'", "\\", "\n", "\r", "\r\n", "\x1b]0;x\x07", "\x00", "\u2028",
@@ -74,6 +75,11 @@ def test_hostile_strings_and_file_names(tmp_path, tag, file):
         path.write_text(SPEC.format(net="Net", a="a", b="b", c="c", d="d"), encoding="utf-8")
     except (OSError, UnicodeEncodeError):  # a name this file system refuses is not an attack on us
         return
+    if CONTROL_CHARS.search(tag):  # strings hold printable text only: refused before they reach any output
+        with pytest.raises(ArchError) as refused:
+            archlang.load(path, tag=tag)
+        assert refused.value.code == "E309" and "control character" in refused.value.message
+        tag = CONTROL_CHARS.sub("", tag)
     net = archlang.load(path, tag=tag)
     same_as_compiled(net, python_source(net))
     os.unlink(path)

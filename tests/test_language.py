@@ -182,3 +182,27 @@ def test_summary_json_has_required_keys():
     d = load("network N:\n  input(1, 8, 8) -> conv(2) -> fc(3)").to_dict()
     assert {"params", "trainable_params", "macs", "input_shape", "output_shape", "layers"} <= set(d)
     assert {"name", "type", "output_shape", "params", "macs", "receptive_field"} <= set(d["layers"][0])
+
+
+@pytest.mark.parametrize("network, values", [("A", {}), ("A", {"width": 8, "pool": False}), ("B", {}),
+                                             ("Deep", {"classes": 3}), ("Deep", {})])
+def test_bundled_source_rebuilds_the_network_it_came_from(tmp_path, network, values):
+    # the run directory's spec.arch: self-contained, and it builds the network trained, with the
+    # values set from outside (a file builds its last network unless told otherwise)
+    (tmp_path / "lib.arch").write_text(
+        "let double(c) = 2 * c\n"
+        "network A(width = 4, classes = 10):\n  input(1, 8, 8) -> conv(double(width)) -> pool? -> fc(classes)\n")
+    (tmp_path / "main.arch").write_text(
+        'import "lib.arch"\nnetwork B:\n  input(1, 8, 8) -> relu\nnetwork Deep = A(width = 6)\n')
+    net = archlang.load(tmp_path / "main.arch", network=network, **values)
+    text = net.bundled_source()
+    assert "import" not in text
+    again = archlang.load(text)
+    assert [(n.path, n.shape) for n in again.nodes] == [(n.path, n.shape) for n in net.nodes]
+    assert again.settings == net.settings and again.params == net.params
+    assert (again.name == net.name) == (network == "Deep" and not values)
+
+
+def test_bundled_source_of_a_value_a_spec_cannot_write():
+    net = archlang.load("network N(name = \"x\"):\n  input(1, 8, 8) -> relu\n", name="it's \"x\"")
+    assert "`name` was set to a value a spec cannot write" in net.bundled_source()

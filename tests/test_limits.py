@@ -1,21 +1,27 @@
 """Limits: every way a spec can ask for too much, or for nothing, ends in a clear error that
-names the place (code, line, column, the line quoted with a caret under the culprit), and
-quickly. CRLF line endings, tabs and a byte-order mark simply work.
+names the place (code, line, column, the line quoted with a caret under the culprit), after a
+bounded amount of work. CRLF line endings, tabs and a byte-order mark simply work.
+
+Work is counted, not timed: elaboration counts its steps (expressions evaluated, elements
+elaborated, calls) against `max_steps`, so loading with a low `max_steps` proves that an error
+comes within that many steps (past it, the error would be E606). `archlang check` of hostile
+files runs under a memory limit.
 
 Covers: repeat counts and total layer counts (configurable with max_layers / --max-layers),
-repeats that multiply, recursion between blocks and aliases, import cycles, nesting depth
-(no RecursionError), huge integers, floats and lists, zero or negative sizes, spatial sizes that
-reach zero, missing, unreadable, non-UTF-8 and empty files, and the same inputs through
-`archlang check`.
+repeats that multiply, calls that multiply (E606), recursion between blocks and aliases,
+import cycles, special files, file sizes and import chains, nesting depth (no RecursionError),
+huge integers, floats and lists, zero or negative sizes, spatial sizes that reach zero, missing,
+unreadable, non-UTF-8 and empty files, and the same inputs through `archlang check`.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import re
+import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -49,18 +55,16 @@ def underlined(message: str) -> str:
     raise AssertionError(f"no quoted line with a caret in:\n{message}")
 
 
-def check(source, code: str, line: int, text: str | None = None, seconds: float = 3.0, **kw) -> str:
-    """Loading `source` fails with `code` at `line`, underlining `text`, within `seconds`."""
-    start = time.perf_counter()
-    err = load_error(source, **kw)
-    took = time.perf_counter() - start
+def check(source, code: str, line: int, text: str | None = None, steps: int = 1_000, **kw) -> str:
+    """Loading `source` fails with `code` at `line`, underlining `text`, within `steps` steps of
+    elaboration (beyond them it would fail with E606 instead)."""
+    err = load_error(source, max_steps=steps, **kw)
     message = err.format()
     assert err.code == code, message
     assert err.span is not None and err.span.line == line, message
     assert message.startswith(f"{err.span}: error[{code}]: ")
     if text is not None:
         assert underlined(message).startswith(text), message
-    assert took < seconds, f"{took:.1f} s:\n{message}"
     return message
 
 
@@ -82,34 +86,54 @@ def test_the_limits_are_configurable():
 
 
 def test_a_million_layers_is_refused_at_once():
-    check(net("[relu] * 1000000"), "E601", 2, "1000000", seconds=1)
-    check(net("conv(8) * 1000000"), "E601", 2, "1000000", seconds=1)
+    check(net("[relu] * 1000000"), "E601", 2, "1000000", steps=20)
+    check(net("conv(8) * 1000000"), "E601", 2, "1000000", steps=20)
 
 
 def test_nested_repeats_multiply():
-    # Each count is small; together they ask for a million iterations (of layers, or of nothing).
-    msg = check(net("[[relu] * 1000] * 1000"), "E601", 2, seconds=5)
+    # Each count is small; together they ask for a million iterations (of layers, or of nothing):
+    # refused after the 100,000 iterations allowed, two steps each (55 s of work, before the limit).
+    msg = check(net("[[relu] * 1000] * 1000"), "E601", 2, steps=210_000)
     assert "in all" in msg
-    check(net("[[identity] * 1000] * 1000"), "E601", 2, seconds=5)
-    check(net("[[relu ? false] * 1000000] * 1000000"), "E601", 2, "1000000", seconds=5)
+    check(net("[[identity] * 1000] * 1000"), "E601", 2, steps=210_000)
+    check(net("[[relu ? false] * 1000000] * 1000000"), "E601", 2, "1000000", steps=20)
 
 
 def test_a_product_of_counts_is_one_repeat():
     assert len(archlang.load(net("relu * 2 * 3")).layers) == 6
     assert len(archlang.load(net("[relu] * 2 * 2 as i -> conv(4) * 1 * 1 * 1")).layers) == 5
-    check(net("relu * 1000 * 1000"), "E601", 2, "1000", seconds=1)
-    start = time.perf_counter()  # 20,000 factors: once a quadratic rebuild and a RecursionError
-    assert len(archlang.load(net("relu" + " * 1" * 20000)).layers) == 1
-    assert time.perf_counter() - start < 5
+    check(net("relu * 1000 * 1000"), "E601", 2, "1000", steps=20)
+    # 20,000 factors, each evaluated once (it was a repeat nested per factor: quadratic, and recursion)
+    assert archlang.load(net("relu" + " * 1" * 20000), max_steps=20_010).work["steps"] <= 20_010
 
 
-def test_a_network_at_the_limit_builds_in_seconds():
-    start = time.perf_counter()
-    n = archlang.load(net("[conv(4, 1)] * 99999"))
+@pytest.fixture
+def collections_inside():
+    """One entry per run of the cyclic garbage collector during elaboration or analysis (started
+    from code in archlang/ir/ or archlang/analysis/)."""
+    seen: list[str] = []
+
+    def watch(phase, info):
+        frame = sys._getframe(0).f_back
+        while frame is not None and phase == "start":
+            if re.search(r"archlang/(ir|analysis)/", frame.f_code.co_filename):
+                seen.append(f"{frame.f_code.co_filename}:{frame.f_lineno}")
+                break
+            frame = frame.f_back
+
+    gc.callbacks.append(watch)
+    yield seen
+    gc.callbacks.remove(watch)
+
+
+def test_a_network_at_the_limit_builds_in_linear_work(collections_inside):
+    n = archlang.load(net("[conv(4, 1)] * 99999"), max_steps=400_010)  # 4 steps a layer
     n.summary(), n.to_dict()
-    assert len(n.nodes) == 100_000
-    assert time.perf_counter() - start < 20  # about 3 s on a 2-core laptop-class machine
-    check(net("[relu] * 99999 -> relu"), "E602", 2, "relu", seconds=15)
+    assert len(n.nodes) == 100_000 and n.work["iterations"] == 99_999
+    # The collector walked the growing graph again and again (quadratic: 11 s instead of 1.3 s);
+    # it is paused while the graph is built and summarised.
+    assert collections_inside == []
+    check(net("[relu] * 99999 -> relu"), "E602", 2, "relu", steps=200_010)
 
 
 def test_repeats_that_build_big_lists_are_bounded():
@@ -120,7 +144,7 @@ def test_repeats_that_build_big_lists_are_bounded():
 
 
 def test_a_long_list_argument_is_refused_before_it_is_validated():
-    msg = check(net("maxpool(stride = [0] * 1000000)"), "E301", 2, "[0] * 1000000", seconds=1)
+    msg = check(net("maxpool(stride = [0] * 1000000)"), "E301", 2, "[0] * 1000000", steps=20)
     assert len(msg) < 1000 and "stride" in msg
 
 
@@ -146,7 +170,82 @@ def test_network_aliases_in_a_circle():
 
 def test_block_calls_nested_too_deep():
     blocks = "".join(f"block b{i}(c) = b{i - 1}(c)\n" for i in range(1, 80))
-    check("block b0(c) = conv(c)\n" + blocks + net("b79(4)"), "E604", 17, "b", seconds=2)
+    check("block b0(c) = conv(c)\n" + blocks + net("b79(4)"), "E604", 17, "b", steps=1_000)
+
+
+# ---- work that builds no layers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["block", "switch", "function", "let"])
+def test_calls_that_multiply_end_in_e606_with_the_place(kind):
+    # 2^40 calls, each doing nothing (identity, a switched-off `relu?`, x + x): once a hang, and
+    # about 1 GB of memory every 20 s until the interpreter aborted
+    err = load_error(bomb(kind), max_steps=50_000)
+    assert err.code == "E606" and err.span is not None and "50,000 steps" in err.message
+    text = err.format()
+    assert kind == "let" or re.search(r"\.\.\. \d+ more (block )?calls \.\.\.", text)  # the calls, their ends shown
+
+
+def test_the_step_limit_follows_the_layer_limit():
+    assert load_error(bomb("function"), max_layers=10_000).message.startswith(
+        "elaborating the spec takes more than 200,000 steps")
+    assert load_error(bomb("function"), max_layers=10).message.startswith(
+        "elaborating the spec takes more than 100,000 steps")
+
+
+def test_many_network_parameters_take_linear_work(monkeypatch):
+    # A scope was copied for each parameter's default: 60,000 parameters took 17 s.
+    from archlang.ir.values import Env
+
+    copied = []
+    init = Env.__init__
+
+    def counting(self, vars, parent=None):
+        copied.append(len(vars))
+        init(self, vars, parent)
+
+    monkeypatch.setattr(Env, "__init__", counting)
+    n = 5_000
+    params = ", ".join(f"p{i} = {'p' + str(i - 1) if i else '3'}" for i in range(n))
+    net_ = archlang.load(f"network N({params}):\n    input(1, 8, 8) -> conv(p{n - 1})\n")
+    assert net_.settings[f"p{n - 1}"] == 3 and net_.layers[0].shape[0] == 3
+    assert sum(copied) < 4 * n  # (25,000 parameters are 100,000 tokens, the most a spec may have)
+
+
+def test_duplicates_are_refused():
+    check("network N(a = 1, a = 2):\n    input(1, 8, 8)\n", "E208", 1, "a")
+    check("block b(c, k, c) = conv(c)\n" + net("b(1, 2, 3)"), "E208", 1, "c")
+    check("network A(x = 1):\n    input(1, 8, 8)\nnetwork B = A(x = 2, x = 3)\n", "E305", 3, "x")
+
+
+def test_an_alias_string_stays_a_string():
+    base = "network A(x = 1, act = \"relu\"):\n    input(1, 8, 8) -> conv(x)\n"
+    check(base + 'network B = A(x = "2 + 2")\n', "E309", 3, "x")
+    assert archlang.load(base + 'network B = A(act = "2 + 2")\n').settings["act"] == "2 + 2"
+    assert archlang.load(base + "network B = A()\n", overrides={"x": "2 + 2"}).layers[0].shape[0] == 4  # --set
+    with pytest.raises(ArchError) as info:
+        archlang.load(base + "network B = A()\n", x="2 + 2")  # a Python value is not read as text
+    assert info.value.code == "E309"
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\t", "\x1b", "\x7f", "\x85", "\u202e", "\u2066", "\u2028"])
+def test_control_characters_in_strings(char):
+    msg = check(net(f'conv(4, padding = "sa{char}me")'), "E110", 2)
+    err = load_error(net(f'conv(4, padding = "sa{char}me")'))
+    assert err.span.column == len("    input(1, 8, 8) -> conv(4, padding = \"sa") + 1
+    assert char not in msg  # the quoted line shows a stand-in
+    with pytest.raises(ArchError) as info:
+        archlang.load(net("conv(4, padding = act)", 'network N(act = "same"):'), act=f"x{char}")
+    assert info.value.code == "E309"
+
+
+def test_duplicate_module_names_are_refused_or_distinct():
+    check(net("stage1: conv(4) -> [stage: conv(4)] * 2"), "E209", 2, "conv")
+    check(net("[a1: conv(4)] * 2 -> [a: conv(4)] * 12"), "E209", 2, "conv")
+    n = archlang.load(net("conv(4) -> [conv: conv(4)] * 2 -> conv(4)"))
+    paths = [node.path for node in n.layers]
+    assert len(set(paths)) == len(paths) == 4 and paths[1:3] == ["conv1", "conv2"]
+    assert n.params == sum(node.stats["params"] for node in n.layers)
 
 
 # ---- imports --------------------------------------------------------------------------------
@@ -191,6 +290,67 @@ def test_missing_and_unreadable_imports(tmp_path):
     assert len(check(a, "E502", 1)) < 1000
     write(a, 'import "a\x00b.arch"\n' + net("relu"))
     check(a, "E502", 1)
+
+
+def test_special_files_are_not_read(tmp_path):
+    os.mkfifo(tmp_path / "fifo.arch")
+    (tmp_path / "zero.arch").symlink_to("/dev/zero")
+    (tmp_path / "loop.arch").symlink_to("loop.arch")
+    (tmp_path / "a.arch").symlink_to("b.arch")
+    (tmp_path / "b.arch").symlink_to("a.arch")
+    for name, what in [("fifo.arch", "named pipe"), ("zero.arch", "device"), ("loop.arch", "symbolic links"),
+                       ("a.arch", "symbolic links")]:
+        err = load_error(tmp_path / name)
+        assert err.code == "E502" and what in err.message, err.format()
+        main_ = write(tmp_path / "main.arch", f'\nimport "{name}"\n' + net("relu"))
+        assert what in check(main_, "E502", 2, f'import "{name}"')
+
+
+def test_files_too_large_are_refused_before_they_are_read(tmp_path):
+    write(tmp_path / "big.arch", "# " + "x" * (1 << 20) + "\n")
+    err = load_error(tmp_path / "big.arch")
+    assert err.code == "E505" and "1,048,579 bytes" in err.message
+    main_ = write(tmp_path / "main.arch", 'import "big.arch"\n' + net("relu"))
+    check(main_, "E505", 1, 'import "big.arch"')
+    parts = [write(tmp_path / f"p{i}.arch", f"# {'x' * 1_000_000}\nblock b{i}() = relu\n") for i in range(5)]
+    main_ = write(tmp_path / "main.arch", "".join(f'import "{p.name}"\n' for p in parts) + net("relu"))
+    assert "4,194,304 bytes" in check(main_, "E505", 5, 'import "p4.arch"')
+    assert load_error("network N: " + "x" * (2 << 20)).code == "E505"  # spec text as well
+
+
+@pytest.fixture
+def few_tokens(monkeypatch):
+    """The token limit lowered to 3,000 (the limit's logic, without parsing 100,000 tokens)."""
+    from archlang.ir import loader
+    from archlang.syntax import parser
+
+    monkeypatch.setattr(parser, "MAX_TOKENS", 3_000)
+    monkeypatch.setattr(loader, "MAX_TOKENS", 3_000)
+    return 3_000
+
+
+def test_tokens_are_counted_across_imports(tmp_path, few_tokens):
+    def values(name, n):
+        return f"let {name} = [1" + ", 1" * n + "]\n"
+    write(tmp_path / "lib.arch", values("a", 400))
+    write(tmp_path / "lib2.arch", values("b", 400))
+    main_ = write(tmp_path / "main.arch", 'import "lib.arch"\nimport "lib2.arch"\n' + values("c", 400) + net("relu"))
+    assert archlang.load(main_).layers  # about 2,500 tokens
+    write(tmp_path / "lib2.arch", values("b", 900))
+    err = load_error(main_)  # main.arch is parsed first (830 tokens), then lib.arch (810), then lib2.arch
+    assert err.code == "E505" and err.span.file.endswith("lib2.arch") and "3,000 tokens" in err.message
+    assert load_error(values("c", 1600) + net("relu")).code == "E505"  # spec text as well
+
+
+def test_import_chains_are_bounded(tmp_path):
+    for i in range(40):
+        write(tmp_path / f"c{i}.arch", f'import "c{i + 1}.arch"\n')
+    write(tmp_path / "c40.arch", "block b() = relu\n")
+    assert "more than 32 files deep" in check(write(tmp_path / "main.arch", 'import "c0.arch"\n' + net("b()")),
+                                               "E506", 1)
+    many = [write(tmp_path / f"m{i}.arch", f"block m{i}() = relu\n") for i in range(300)]
+    main_ = write(tmp_path / "main.arch", "".join(f'import "{p.name}"\n' for p in many) + net("relu"))
+    assert "more than 256 files" in check(main_, "E506", 257, 'import "m256.arch"')
 
 
 # ---- nesting depth --------------------------------------------------------------------------
@@ -393,7 +553,22 @@ def test_mixed_line_endings_and_tabs(tmp_path):
     assert [n.type for n in archlang.load(write(tmp_path / "a.arch", text)).layers] == ["conv", "relu"]
 
 
-# ---- the same inputs through `archlang check` ---------------------------------------------------
+# ---- the same inputs through `archlang check`, under a memory limit -------------------------------
+
+def bomb(kind: str, levels: int = 40) -> str:
+    """Each level uses the one below twice: 2^levels of work, and no layer (or one)."""
+    if kind == "block":
+        return "block b0() = identity\n" + "".join(f"block b{i}() = b{i - 1}() -> b{i - 1}()\n"
+                                                  for i in range(1, levels)) + net(f"b{levels - 1}()")
+    if kind == "switch":
+        return "block b0() = relu?\n" + "".join(f"block b{i}() = [b{i - 1}() -> b{i - 1}()]\n"
+                                               for i in range(1, levels)) + net(f"b{levels - 1}()", "network N(relu = false):")
+    if kind == "function":
+        return "let f0(x) = x\n" + "".join(f"let f{i}(x) = f{i - 1}(x) + f{i - 1}(x)\n"
+                                          for i in range(1, levels)) + net(f"conv(f{levels - 1}(1))")
+    lets = "".join(f"    let a{i} = a{i - 1} -> a{i - 1}\n" for i in range(1, levels))
+    return f"network N:\n    let a0 = identity\n{lets}    input(1, 8, 8) -> a{levels - 1}\n"
+
 
 BAD_FILES = {
     "repeat.arch": (net("[relu] * 1000000000"), "E601"),
@@ -409,29 +584,53 @@ BAD_FILES = {
     "latin1.arch": (b"network N:\n    input(1, 8, 8) # caf\xe9\n", "E106"),
     "empty.arch": (b"", "E107"),
     "import.arch": ('import "missing.arch"\n' + net("relu"), "E501"),
+    "lists.arch": (net("conv(len([[[0] * 1000] * 1000] * 1000))"), "E605"),
+    "ranges.arch": ("let big = range(1000000)\n" + net("[relu ? sum(big) > 0] * 100000"), "E605"),
+    "escape.arch": (net('conv(4, padding = "\x1b[2J")'), "E110"),
+    "fifo_import.arch": ('import "fifo.arch"\n' + net("relu"), "E502"),
+    "zero_import.arch": ('import "devzero.arch"\n' + net("relu"), "E502"),
+    "loop_import.arch": ('import "loop.arch"\n' + net("relu"), "E502"),
 }
+# The costliest inputs at the default limits: only through `archlang check`, under the memory limit.
+HEAVY_FILES = {
+    "blocks2x.arch": (bomb("block"), "E606"),  # two million steps of block calls, scopes kept
+    "functions2x.arch": (bomb("function"), "E606"),
+    "layers.arch": (net("[conv(4, 1)] * 99998 -> relu"), None),  # the largest network allowed
+    "tokens.arch": (net("conv(1" + ", 1" * 49990 + ")"), "E303"),  # 99,990 tokens: the most the parser reads
+    "megabyte.arch": ("# " + "x" * (1 << 20) + "\n" + net("relu"), "E505"),
+}
+SPECIAL = {"fifo.arch": "E502", "devzero.arch": "E502", "loop.arch": "E502", "dir.arch": "E502", "nope.arch": "E501"}
+MEMORY = 1 << 30  # what `archlang check` of any of these may take
 
 
 @pytest.fixture(scope="module")
 def bad_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad")
-    for name, (text, _) in BAD_FILES.items():
+    for name, (text, _) in {**BAD_FILES, **HEAVY_FILES}.items():
         write(folder / name, text)
     (folder / "dir.arch").mkdir()
+    os.mkfifo(folder / "fifo.arch")  # opening it to read would wait for a writer for ever
+    (folder / "devzero.arch").symlink_to("/dev/zero")  # reading it would never end
+    (folder / "loop.arch").symlink_to("loop.arch")
     return folder
 
 
-def test_check_exits_1_with_a_spanned_error_for_each_bad_file(bad_files):
-    names = [*BAD_FILES, "dir.arch", "nope.arch"]
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "archlang", "check", *names], cwd=bad_files,
-                            capture_output=True, text=True, timeout=120)
+def _limit_memory():
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+
+
+def test_check_stays_within_memory_and_gives_a_spanned_error_for_each_bad_file(bad_files):
+    files = {**BAD_FILES, **HEAVY_FILES}
+    result = subprocess.run([sys.executable, "-m", "archlang", "check", *files, *SPECIAL], cwd=bad_files,
+                            capture_output=True, text=True, timeout=900, preexec_fn=_limit_memory)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     codes = re.findall(r"^(?:(\S+?):\d+:\d+: )?error\[(E\d+)\]", result.stderr, re.M)
-    assert [code for _, code in codes] == [code for _, code in BAD_FILES.values()] + ["E502", "E501"]
-    assert [file for file, _ in codes][: len(BAD_FILES)] == list(BAD_FILES)  # each names its place
-    assert time.perf_counter() - start < 30
+    failing = [name for name, (_, code) in files.items() if code]
+    assert [code for _, code in codes] == [files[n][1] for n in failing] + list(SPECIAL.values())
+    # each names its place, but a file too large to read, which its message names
+    assert [file for file, _ in codes][: len(failing)] == [n * (n != "megabyte.arch") for n in failing]
+    assert "layers.arch: ok" in result.stdout
 
 
 @pytest.mark.parametrize("name", list(BAD_FILES))

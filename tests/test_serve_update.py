@@ -89,7 +89,7 @@ def test_every_control_reads_back_as_its_value_through_set(spec):
         if not item["editable"]:
             continue
         value = net.settings.get(item["name"], net.switches.get(item["name"], True))
-        assert coerce(item["name"], item["value"], value, None) == value
+        assert coerce(item["name"], item["value"], value, None, text=True) == value
         again = archlang.load(spec, overrides={item["name"]: item["value"]})
         assert again.params == net.params
 
@@ -97,7 +97,7 @@ def test_every_control_reads_back_as_its_value_through_set(spec):
 def test_setting_texts_read_back_through_set():
     for value in (0, -3, 2.5, 1e-05, True, False, "same", 'say "hi"', [1, [2, 3]], ["a", 'b"'],
                   {11: [1, 1], 13: [2, 2]}):
-        assert coerce("x", setting_text(value), value, None) == value
+        assert coerce("x", setting_text(value), value, None, text=True) == value
     assert literal(["both ' and \""]) is None and setting_text("two\nlines") is None
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 
 from archlang.errors import ArchError, Frame, did_you_mean
-from archlang.ir.evaluate import Evaluator
+from archlang.ir.evaluate import Evaluator, Overflow
 from archlang.ir.graph import LayerNode, Scope
 from archlang.ir.loader import element_name
-from archlang.ir.values import BlockRef, Closure, Env, LayerRef, show, type_name
+from archlang.ir.values import BlockRef, Closure, Env, FuncRef, LayerRef, show, type_name
 from archlang.layers import REGISTRY, ArgError, ShapeError, fmt_shape, lookup
 from archlang.layers.linear import Flatten
 from archlang.syntax import ast
@@ -23,18 +23,23 @@ from archlang.syntax import ast
 # and still admit the issue's benchmark (pattern.arch with N=10,000 is 20,004 layers).
 MAX_LAYERS = 100_000
 MAX_ARG_ITEMS = 64  # layer arguments are numbers, strings and short lists
+# The step limit follows the layer limit (the zoo takes 5 to 15 steps a layer; formulas add some).
+STEPS_PER_LAYER = 20
+MIN_STEPS = 100_000
+CALL_STEPS = 10  # a block call opens a scope the graph keeps: it counts as ten steps
 
 
 class Limits:
-    def __init__(self, max_layers: int = MAX_LAYERS, max_depth: int = 64):
+    def __init__(self, max_layers: int = MAX_LAYERS, max_depth: int = 64, max_steps: int | None = None):
         # A repeat can never need more iterations than the network may have layers; all the
         # iterations of all repeats together (nested ones multiply) have the same bound.
         self.max_layers, self.max_repeat, self.max_depth = max_layers, max_layers, max_depth
+        self.max_steps = max_steps or max(MIN_STEPS, STEPS_PER_LAYER * max_layers)
 
 
 class Elaborator(Evaluator):
     def __init__(self, blocks: dict, switches: dict[str, bool], limits: Limits, input_shape=None):
-        super().__init__(blocks)
+        super().__init__(blocks, limits.max_steps)
         self.switches = switches
         self.limits = limits
         self.input_shape = input_shape
@@ -43,9 +48,13 @@ class Elaborator(Evaluator):
         self._shapes: dict = {}  # (Layer, *input shapes) -> output shape
         self._trace: tuple = ()  # tuple(self.stack), kept up to date by _block
         self.iterations = 0  # of all repeats, against limits.max_repeat
+        self.block_depth = 0
 
     def shape_of(self, cursor):
         return None if cursor is None else self.nodes[cursor].shape
+
+    def network_input(self):
+        return self.nodes[0].shape if self.nodes and self.nodes[0].layer.name == "input" else None
 
     # ---- entry point
     def network(self, body: ast.Node, env: Env, root: Scope) -> int:
@@ -55,6 +64,9 @@ class Elaborator(Evaluator):
         return cursor
 
     def elab(self, node: ast.Node, env: Env, cursor, scope: Scope, label):
+        self.steps += 1
+        if self.steps > self.max_steps:
+            raise self.too_much_work(node)
         method = getattr(self, "_elab_" + type(node).__name__, None)
         if method is None:
             value = self.eval(node, env, cursor)
@@ -183,6 +195,10 @@ class Elaborator(Evaluator):
             return value
         if element is not None:  # a plain value (e.g. the switch `pool`) does not hide the layer `pool`
             return element
+        if isinstance(value, FuncRef):
+            raise self.error("E310", f"`{name}` is a function: it computes a value, not a layer", node,
+                             hint=f"use it in an argument, e.g. `conv({name}(...))`; a piece of network is a "
+                                  "`block`")
         if value is not None:
             raise self.error("E310", f"`{name}` is {type_name(value)} ({show(value)}), not a layer", node)
         raise self.error("E201", f"unknown layer or block `{name}`", node,
@@ -287,50 +303,28 @@ class Elaborator(Evaluator):
         return self._add(layer, ends, node, scope, None, branch_labels=names)
 
     def _block(self, node, ref: BlockRef, args, env, cursor, scope, label):
+        # A block may call itself (U-Net's levels): a recursion that does not stop meets the depth limit.
         defn = ref.defn
-        if any(f.block == defn.name for f in self.stack):
-            raise self.error("E603", f"block `{defn.name}` calls itself", node,
-                             hint="blocks cannot be recursive; use a repeat `[...] * n`")
-        if len(self.stack) >= self.limits.max_depth:
-            raise self.error("E604", f"block calls nested more than {self.limits.max_depth} deep", node)
-        local = Env(self._bind_block(node, defn, args, env, cursor, ref.globals), ref.globals)
-        self.stack.append(Frame(f"call of block `{defn.name}`", node.span, block=defn.name))
+        what = f"call of block `{defn.name}`"
+        if self.block_depth >= self.limits.max_depth:
+            raise self.too_deep(node, what, "block", self.limits.max_depth)
+        local = Env(self.bind(node, f"block `{defn.name}`", defn.params, args, env, cursor, ref.globals),
+                    ref.globals)
+        self.stack.append(Frame(what, node.span, block=defn.name))
+        self.steps += CALL_STEPS  # (checked at the next element or expression)
+        self.block_depth += 1
         outer, self._trace = self._trace, tuple(self.stack)  # shared by the layers of this call
         try:
             for let in defn.lets:
-                local.vars[let.name] = self.eval(let.value, local, cursor)
+                self.define(let, local, cursor)
             inner = self._open(scope, "block", defn.name, node, label, call=_call_text(defn, local))
             return self.elab(defn.body, local, cursor, inner, None)
+        except RecursionError:
+            raise Overflow(node.span, list(self.stack)) from None
         finally:
             self.stack.pop()
+            self.block_depth -= 1
             self._trace = outer
-
-    def _bind_block(self, node, defn, args, env, cursor, globals_):
-        names = [p.name for p in defn.params]
-        values: dict = {}
-        positional = [a for a in args if not a.name]
-        if len(positional) > len(names):
-            raise self.error("E303", f"block `{defn.name}` takes {len(names)} argument"
-                             f"{'s' * (len(names) != 1)}, got {len(positional)}", node,
-                             hint=f"`{defn.name}({', '.join(names)})`")
-        next_positional = iter(names)
-        for arg in args:
-            if arg.label:
-                raise self.error("E302", f"block `{defn.name}` takes no labelled branches", arg)
-            if arg.name and arg.name not in names:
-                raise self.error("E302", f"block `{defn.name}` has no parameter `{arg.name}`", arg,
-                                 hint=did_you_mean(arg.name, names, "its parameters are"))
-            key = arg.name or next(next_positional)
-            if key in values:
-                raise self.error("E305", f"parameter `{key}` of block `{defn.name}` given twice", arg)
-            values[key] = self.eval(arg.value, env, cursor)
-        for param in defn.params:
-            if param.name not in values:
-                if param.default is None:
-                    raise self.error("E304", f"block `{defn.name}` needs its parameter `{param.name}`", node,
-                                     hint=f"`{defn.name}({', '.join(names)})`")
-                values[param.name] = self.eval(param.default, Env(dict(values), globals_), cursor)
-        return values
 
     def _open(self, parent: Scope, kind, stem, node, label, **info) -> Scope:
         scope = Scope(kind, stem, node.span, label=label, parent=parent, info=info)
@@ -359,8 +353,8 @@ def _items(value, limit: int) -> int:
 
 
 def _element_in(value):
-    """The layer, block or chain in a value (it may be inside lists and dicts), or None."""
-    if isinstance(value, (Closure, BlockRef, LayerRef)):
+    """The layer, block, chain or function in a value (it may be inside lists and dicts), or None."""
+    if isinstance(value, (Closure, BlockRef, LayerRef, FuncRef)):
         return value
     for v in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
         found = _element_in(v)
@@ -381,6 +375,6 @@ def _call_text(defn, env: Env) -> str:
     shown = []
     for p in defn.params:
         value = env.vars.get(p.name)
-        shown.append(show(value) if not isinstance(value, (BlockRef, LayerRef)) else
-                     (value.defn.name if isinstance(value, BlockRef) else value.name))
+        shown.append(show(value) if not isinstance(value, (BlockRef, LayerRef, FuncRef)) else
+                     (value.name if isinstance(value, LayerRef) else value.defn.name))
     return f"{defn.name}({', '.join(shown)})"

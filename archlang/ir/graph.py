@@ -87,32 +87,51 @@ def _nameables(scope: Scope):
 
 
 def assign_names(scope: Scope, prefix: str = "") -> None:
-    """Name every scope and layer below `scope`, top-down."""
+    """Name every scope and layer below `scope`, top-down: labels first, so that a generated
+    name never takes one a label gives (even a numbered label further on), then the rest."""
     items = list(_nameables(scope))
     _check_labels(items)
-    label_count = Counter(item.label for item in items if item.label)
-    taken = {label for label, n in label_count.items() if n == 1}
-    seen: Counter = Counter()
+    owners = _label_names(items)
+    named = {id(item): name for name, item in owners.items()}
     stem_count: Counter = Counter()
     for item in items:
-        if item.label and label_count[item.label] == 1:
-            name = item.label
-        elif item.label:
-            seen[item.label] += 1
-            name = f"{item.label}{seen[item.label]}"
-        else:
-            while True:
-                stem_count[item.stem] += 1
-                sep = "_" if item.stem[-1].isdigit() else ""  # relu6_1, not relu61
-                name = f"{item.stem}{sep}{stem_count[item.stem]}"
-                if name not in taken:
-                    break
-        taken.add(name)
+        name = named.get(id(item))
+        while name is None:
+            stem_count[item.stem] += 1
+            sep = "_" if item.stem[-1].isdigit() else ""  # relu6_1, not relu61
+            name = f"{item.stem}{sep}{stem_count[item.stem]}"
+            if name in owners:
+                name = None
+        owners[name] = item
         item.name = name
         item.path = f"{prefix}{name}"
         if isinstance(item, Scope):
             assign_names(item, item.path + ".")
     _name_transparent(scope, prefix.rstrip("."))
+
+
+def _label_names(items) -> dict:
+    """name -> item for the labelled items: a label used once is the name, one written inside a
+    repeat is numbered. Two modules may not share a name: the summary would count weights that
+    PyTorch holds once."""
+    label_count = Counter(item.label for item in items if item.label)
+    seen: Counter = Counter()
+    owners: dict = {}
+    for item in items:
+        if not item.label:
+            continue
+        name = item.label
+        if label_count[name] > 1:
+            seen[name] += 1
+            name = f"{name}{seen[name]}"
+        first = owners.setdefault(name, item)
+        if first is not item:
+            numbered = item if item.label != name else first
+            raise ArchError("E209", f"`{name}` would name two modules in one scope", item.span,
+                            hint=f"the label at {first.span} and the one at {item.span} both give `{name}` (a "
+                                 f"label in a repeat is numbered: `{numbered.label}` gives `{numbered.label}1`, "
+                                 f"`{numbered.label}2`, ...); rename one of them")
+    return owners
 
 
 def _check_labels(items) -> None:

@@ -2,20 +2,33 @@
 one namespace of blocks and networks.
 
 Imports are relative to the importing file, load `.arch` files only, are read
-once each, and a cycle is an error that names the chain.
+once each, and a cycle is an error that names the chain. Only regular files are
+read (a FIFO would block, /dev/zero never end), each checked for its size before
+it is read, and imports are bounded in depth, count and bytes.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from archlang.errors import ArchError, SourceMap, Span
-from archlang.ir.values import BlockRef, Env
+from archlang.ir.values import BlockRef, Env, FuncRef
 from archlang.syntax import ast
-from archlang.syntax.parser import parse
+from archlang.syntax.parser import MAX_TOKENS, parse
+
+# Checked before a file is read; what parsing costs is bounded by its tokens (parser.MAX_TOKENS).
+MAX_FILE_BYTES = 1 << 20  # one spec file; the zoo's largest is 3 KB
+MAX_PROGRAM_BYTES = 4 << 20  # a file and everything it imports
+MAX_IMPORT_DEPTH = 32  # files importing files
+MAX_FILES = 256
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a device"),
+          (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass
@@ -30,22 +43,16 @@ class Program:
     # How imports are read and parsed: an editor reads unsaved buffers and reuses parsed files.
     read: Callable[[Path, Span | None], str] | None = field(default=None, repr=False)  # default: read_source
     parse: Callable[[str, str], ast.Module] | None = field(default=None, repr=False)  # default: parse
+    values: dict[str, ast.Node] = field(default_factory=dict)  # the file-level `let`s and functions
+    lets: list[ast.Let] = field(default_factory=list)  # file-level values, evaluated by build() in order
+    bytes_read: int = 0
+    tokens_left: list = field(default_factory=lambda: [MAX_TOKENS])  # for all its files (see parse)
 
 
 def read_source(path: Path, span: Span | None = None) -> str:
     where = span or Span(str(path), 1, 1, 1, 1)
+    data = _read_bytes(path, span)
     shown = _display(path)
-    try:
-        missing = not path.exists()
-    except (OSError, ValueError):  # a name too long or with a NUL byte: reading it says why
-        missing = False
-    if missing:
-        raise ArchError("E501", f"file not found: {shown}", span, hint="check the path; imports are relative "
-                        "to the importing file" if span else None)
-    try:
-        data = path.read_bytes()
-    except (OSError, ValueError) as e:
-        raise ArchError("E502", f"cannot read {_short(shown)}: {getattr(e, 'strerror', None) or e}", span) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -55,6 +62,46 @@ def read_source(path: Path, span: Span | None = None) -> str:
                         Span(str(path), line, col, line, col + 1) if span is None else where,
                         hint="save the file as UTF-8") from None
     return normalize_newlines(text.removeprefix("\ufeff"))
+
+
+def _read_bytes(path: Path, span: Span | None) -> bytes:
+    """The bytes of a regular file of at most MAX_FILE_BYTES, checked on the open file (so that it
+    cannot be swapped for a FIFO in between), read no further than the limit."""
+    shown = _short(_display(path))
+    try:
+        fd = os.open(path, _OPEN_FLAGS)  # non-blocking: opening a FIFO does not wait for a writer
+    except FileNotFoundError:
+        raise ArchError("E501", f"file not found: {shown}", span, hint="check the path; imports are relative "
+                        "to the importing file" if span else None) from None
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte, a loop of symbolic links
+        raise ArchError("E502", f"cannot read {shown}: {getattr(e, 'strerror', None) or e}", span) from None
+    try:
+        mode = os.fstat(fd)
+        kind = next((what for test, what in _KINDS if test(mode.st_mode)), None)
+        if kind is not None:
+            raise ArchError("E502", f"{shown} is {kind}, not a regular file", span,
+                            hint="a spec is a regular .arch file")
+        if mode.st_size > MAX_FILE_BYTES:
+            raise _too_large(shown, mode.st_size, span)
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES:  # the file may grow while it is read
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_FILE_BYTES:
+            raise _too_large(shown, size, span)
+        return b"".join(chunks)
+    except OSError as e:
+        raise ArchError("E502", f"cannot read {shown}: {e.strerror or e}", span) from None
+    finally:
+        os.close(fd)
+
+
+def _too_large(shown: str, size: int, span: Span | None) -> ArchError:
+    return ArchError("E505", f"{shown} is {size:,} bytes; a spec file is at most {MAX_FILE_BYTES:,}", span,
+                     hint="bind repeated parts with `[...] * n`, blocks and functions")
 
 
 def normalize_newlines(text: str) -> str:
@@ -75,7 +122,10 @@ def load_program(source: str | Path, file: str | None = None, *, base: Path | No
     else:
         text = normalize_newlines(str(source).removeprefix("\ufeff"))  # a byte-order mark, as from a file
         base = base or Path.cwd()
-    program = Program(file, sources, Env({}), read=read, parse=parse_text)
+        if len(text) > MAX_FILE_BYTES:
+            raise ArchError("E505", f"the spec text is {len(text):,} characters; a spec is at most "
+                            f"{MAX_FILE_BYTES:,}", Span(file, 1, 1, 1, 1))
+    program = Program(file, sources, Env({}), read=read, parse=parse_text, bytes_read=len(text))
     try:
         _load_file(program, text, file, base, stack=[], own=True, seen=set())
     except ArchError as e:  # a syntax or import error: the message quotes the text read so far
@@ -86,7 +136,7 @@ def load_program(source: str | Path, file: str | None = None, *, base: Path | No
 
 def _load_file(program: Program, text: str, file: str, base: Path, stack: list, own: bool, seen: set) -> None:
     program.sources[file] = text
-    module = (program.parse or parse)(text, file)
+    module = program.parse(text, file) if program.parse else parse(text, file, program.tokens_left)
     for item in module.items:
         if isinstance(item, ast.Import):
             _import(program, item, base, stack + [file], seen)
@@ -100,8 +150,25 @@ def _load_file(program: Program, text: str, file: str, base: Path, stack: list, 
             program.networks[item.name] = item
             if own:
                 program.own_networks.append(item.name)
+        elif isinstance(item, (ast.Let, ast.FuncDef)):
+            _define_value(program, item)
         if not isinstance(item, ast.Import):
             program.switches |= set(switch_names(item))
+
+
+def _define_value(program: Program, item) -> None:
+    """A file-level `let`: a function now, a value when a network is built (in file order)."""
+    from archlang.layers import lookup
+
+    _define(program, item.name, item)
+    if isinstance(item, ast.FuncDef) and lookup(item.name):
+        raise ArchError("E203", f"`{item.name}` is a layer; a function needs a name of its own", item.span,
+                        hint=f"rename it, e.g. `{item.name}_value`")
+    program.values[item.name] = item
+    if isinstance(item, ast.FuncDef):
+        program.globals.vars[item.name] = FuncRef(item, program.globals)
+    else:
+        program.lets.append(item)
 
 
 def _import(program: Program, item: ast.Import, base: Path, stack: list, seen: set) -> None:
@@ -110,6 +177,8 @@ def _import(program: Program, item: ast.Import, base: Path, stack: list, seen: s
                         hint='write `import "other.arch"`')
     try:
         path = (base / item.path).resolve()
+    except RuntimeError:  # Python's word for a loop of symbolic links
+        raise ArchError("E502", f"cannot read {_short(item.path)}: a loop of symbolic links", item.span) from None
     except (OSError, ValueError) as e:  # e.g. a NUL byte in the name
         raise ArchError("E502", f"cannot read {_short(item.path)}: {e}", item.span) from None
     name = str(path)
@@ -118,8 +187,16 @@ def _import(program: Program, item: ast.Import, base: Path, stack: list, seen: s
         raise ArchError("E503", f"import cycle: {chain}", item.span, hint="move the shared blocks into a third file")
     if name in seen:
         return
+    if len(stack) > MAX_IMPORT_DEPTH or len(seen) >= MAX_FILES:
+        many = f"imports nest more than {MAX_IMPORT_DEPTH} files deep ({Path(stack[0]).name} -> ... -> " \
+            f"{Path(name).name})" if len(stack) > MAX_IMPORT_DEPTH else f"the program imports more than {MAX_FILES} files"
+        raise ArchError("E506", many, item.span, hint="import shared files once, from the top file")
     seen.add(name)
     text = (program.read or read_source)(path, item.span)
+    program.bytes_read += len(text)
+    if program.bytes_read > MAX_PROGRAM_BYTES:
+        raise ArchError("E505", f"the imports hold more than {MAX_PROGRAM_BYTES:,} bytes of specs in all",
+                        item.span, hint=f"a file with all its imports holds at most {MAX_PROGRAM_BYTES:,} bytes")
     rel = _display(path)
     _load_file(program, text, rel, path.parent, stack, own=False, seen=seen)
 
@@ -140,7 +217,7 @@ def _short(name: str) -> str:
 
 def _define(program: Program, name: str, item) -> None:
     old = program.blocks.get(name)
-    old_span = old.defn.span if old else getattr(program.networks.get(name), "span", None)
+    old_span = old.defn.span if old else getattr(program.networks.get(name, program.values.get(name)), "span", None)
     if old_span is not None:
         raise ArchError("E203", f"`{name}` is defined twice", item.span,
                         hint=f"the first definition is at {old_span}; rename one of them")

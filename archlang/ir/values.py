@@ -1,7 +1,8 @@
 """Run-time values of the language besides numbers, strings, lists and dicts.
 
 A block or layer named without arguments is a `BlockRef`/`LayerRef`, so that
-blocks can be passed to blocks (`stage(basic, 64, 2, 1)`). An element written
+blocks can be passed to blocks (`stage(basic, 64, 2, 1)`). A function
+(`let f(x) = ...`) is a `FuncRef`, with the scope it was defined in. An element written
 where a value is expected (`conv_bn(64, 3)`, `conv -> relu`) becomes a
 `Closure`: the element and its environment, elaborated where it is used, so
 `in.channels` inside it sees the shape at that place.
@@ -59,6 +60,12 @@ class LayerRef:
     name: str
 
 
+@dataclass(frozen=True, eq=False)
+class FuncRef:
+    defn: ast.FuncDef
+    env: Env
+
+
 @dataclass(frozen=True)
 class Closure:
     node: ast.Node
@@ -82,6 +89,8 @@ def type_name(value) -> str:
         return f"the block `{value.defn.name}`"
     if isinstance(value, LayerRef):
         return f"the layer `{value.name}`"
+    if isinstance(value, FuncRef):
+        return f"the function `{value.defn.name}`"
     return "a layer chain"
 
 
@@ -95,3 +104,28 @@ def show(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(show(v) for v in value[:8]) + (", ..." if len(value) > 8 else "") + "]"
     return type_name(value)
+
+
+def spec_text(value) -> str | None:
+    """`value` written as spec text that evaluates to it, or None where a spec cannot write it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        text = repr(value)
+        return text if "inf" not in text and "nan" not in text else None
+    if isinstance(value, str):
+        return next((f"{q}{value}{q}" for q in "\"'" if q not in value and "\n" not in value), None)
+    if isinstance(value, LayerRef):
+        return value.name
+    if isinstance(value, (BlockRef, FuncRef)):
+        return value.defn.name
+    if isinstance(value, (list, dict)):
+        pairs = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+        parts = []
+        for key, item in pairs:
+            texts = [spec_text(item)] if key is None else [spec_text(key), spec_text(item)]
+            if None in texts:
+                return None
+            parts.append(": ".join(texts))
+        return ("[%s]" if isinstance(value, list) else "{%s}") % ", ".join(parts)
+    return None

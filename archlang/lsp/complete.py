@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from archlang.ir.evaluate import _IN_ATTRS, BUILTINS
+from archlang.ir.evaluate import SHAPE_ATTRS, BUILTINS
 from archlang.layers import REGISTRY, lookup
 from archlang.lsp.analysis import Analysis
 from archlang.lsp.hover import layer_signature, signature
@@ -27,7 +27,7 @@ def complete(a: Analysis | None, prefix: str) -> list[types.CompletionItem]:
     if last and toks[-1].end_pos == len(prefix) and (last[-1].isalnum() or last[-1] == "_"):
         toks = toks[:-1]  # the word being typed: the editor filters by it
     if len(toks) >= 2 and (toks[-2].type, toks[-1].type) == ("IN", "DOT"):
-        return [_item(attr, _K.Field, "the input shape") for attr in [*_IN_ATTRS, "shape"]]
+        return [_item(attr, _K.Field, "the input shape") for attr in [*SHAPE_ATTRS, "shape"]]
     items = _arguments(a, _callee(toks))
     items += [_item(name, _K.Function, layer_signature(name), _doc(name)) for name in sorted(REGISTRY)]
     if a is not None and a.program is not None:

@@ -106,7 +106,7 @@ def _let_value(a: Analysis, d: Def) -> str | None:
     env = Env(dict(a.net.settings), a.program.globals)
     try:
         for let in owner.node.lets:
-            env.vars[let.name] = ev.eval(let.value, env, None)
+            ev.define(let, env, None)
             if let is d.node:
                 return shown(env.vars[let.name])
     except ArchError:  # an error: the value is not known here

@@ -91,13 +91,14 @@ def symbols(a: Analysis) -> list[types.DocumentSymbol]:
 
 
 _KIND = {ast.NetworkDef: types.SymbolKind.Class, ast.NetworkAlias: types.SymbolKind.Class,
-         ast.BlockDef: types.SymbolKind.Function, ast.Import: types.SymbolKind.Module}
+         ast.BlockDef: types.SymbolKind.Function, ast.Import: types.SymbolKind.Module,
+         ast.Let: types.SymbolKind.Constant, ast.FuncDef: types.SymbolKind.Function}
 
 
 def _detail(item) -> str:
     if isinstance(item, ast.NetworkAlias):
         return f"= {item.base}(...)"
-    if isinstance(item, (ast.BlockDef, ast.NetworkDef)):
+    if isinstance(item, (ast.BlockDef, ast.NetworkDef, ast.FuncDef)):
         return f"({', '.join(p.name for p in item.params)})"
     return ""
 

@@ -68,6 +68,8 @@ def build_index(modules: dict[str, ast.Module]) -> Index:
                 index.globals.setdefault(item.name, _define(index, "alias", item.name, span, item))
             elif isinstance(item, ast.Import):
                 _define(index, "import", item.path, item.span, item)
+            elif isinstance(item, (ast.Let, ast.FuncDef)):  # a file-level value or function
+                index.globals.setdefault(item.name, _define(index, "let", item.name, item.span, item))
     items = [item for module in modules.values() for item in module.items]
     for item in sorted(items, key=lambda item: isinstance(item, ast.NetworkAlias)):  # an alias binds parameters:
         _Walker(index).item(item)  # those of every network are defined first
@@ -94,6 +96,24 @@ class _Walker:
             if base is not None:
                 self.index.refs.append(Ref(item.base, item.span, base))
             self.args(item.args, base)
+        elif isinstance(item, (ast.Let, ast.FuncDef)):
+            self.scopes, self.owner = [{}], None
+            self.let(item)
+            self.scopes = []
+
+    def let(self, let) -> None:
+        """`let x = value` or `let f(params) = body`: a function's parameters are seen in its body only."""
+        if isinstance(let, ast.FuncDef):
+            params = {}
+            for param in let.params:
+                if param.default is not None:
+                    self.walk(param.default)
+                params[param.name] = _define(self.index, "param", param.name, param.span, param, self.owner)
+            self.scopes.append(params)
+            self.walk(let.body)
+            self.scopes.pop()
+        else:
+            self.walk(let.value)
 
     def definition(self, owner: Def | None, item) -> None:
         if owner is None or owner.node is not item:  # a second definition of a name (E203)
@@ -105,7 +125,7 @@ class _Walker:
                 self.walk(param.default)
             scope[param.name] = _define(self.index, "param", param.name, param.span, param, owner)
         for let in item.lets:
-            self.walk(let.value)
+            self.let(let)
             scope[let.name] = _define(self.index, "let", let.name, let.span, let, owner)
         self.walk(item.body)
         self.scopes = []

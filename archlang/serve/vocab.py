@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from archlang.ir.evaluate import _IN_ATTRS, BUILTINS
+from archlang.ir.evaluate import SHAPE_ATTRS, BUILTINS
 from archlang.layers import REGISTRY
 from archlang.layers.base import fmt_value
 from archlang.syntax.parser import _parser
@@ -41,4 +41,4 @@ def vocabulary() -> dict:
         layers[name] = {"signature": signature(cls), "family": cls.family, "doc": cls.doc,
                         "alias_of": cls.name if name != cls.name else None}
     return {"keywords": words, "constants": constants, "layers": layers, "functions": sorted(BUILTINS),
-            "shape_fields": [*_IN_ATTRS, "shape"]}  # what `in.` offers
+            "shape_fields": [*SHAPE_ATTRS, "shape"]}  # what `in.` offers

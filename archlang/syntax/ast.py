@@ -44,6 +44,12 @@ class InShape(Node):
     attr: str
 
 
+class InputShape(Node):
+    """`input.channels` and friends: the shape of the network's input, anywhere after it."""
+
+    attr: str
+
+
 class ListExpr(Node):
     """`[a, b]`: a list value, or with one item in a chain, a group `[conv -> relu]`."""
 
@@ -70,6 +76,25 @@ class Call(Node):
 class Index(Node):
     obj: Node
     key: Node
+
+
+class Slice(Node):
+    """`xs[lower:upper:step]`, each part optional, as in Python."""
+
+    obj: Node
+    lower: Node | None = None
+    upper: Node | None = None
+    step: Node | None = None
+
+
+class ListComp(Node):
+    """`[item for name in iterable if cond]`; with several names (`for c, n in stages`) each
+    item of the iterable is a list that is unpacked."""
+
+    item: Node
+    names: list[str]
+    iterable: Node
+    cond: Node | None = None
 
 
 class Arith(Node):
@@ -157,6 +182,14 @@ class Let(Node):
     value: Node
 
 
+class FuncDef(Node):
+    """`let f(x, d = 8) = expr`: a function of values (in a body, or at the top of a file)."""
+
+    name: str
+    params: list[Param]
+    body: Node
+
+
 class Import(Node):
     path: str
 
@@ -164,14 +197,14 @@ class Import(Node):
 class BlockDef(Node):
     name: str
     params: list[Param]
-    lets: list[Let]
+    lets: list[Let | FuncDef]
     body: Node
 
 
 class NetworkDef(Node):
     name: str
     params: list[Param]
-    lets: list[Let]
+    lets: list[Let | FuncDef]
     body: Node
 
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from lark import Lark, Token, Transformer_NonRecursive, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedInput, VisitError
 
 from archlang.errors import ArchError, Span
 from archlang.syntax import ast
+from archlang.syntax.messages import syntax_error, tok_span
 
 # Installed from a wheel: archlang/grammars/arch.lark; in a checkout: grammars/arch.lark.
 _HERE = Path(__file__).resolve()
@@ -28,6 +30,14 @@ GRAMMAR = next((p for p in (_HERE.parents[1] / "grammars" / "arch.lark", _HERE.p
 MAX_NESTING = 48  # brackets inside brackets; far beyond any real spec
 MAX_DEPTH = 200  # levels of the syntax tree (`not not ... x`, `- - 1`, `a if c else b if ...`); real specs: < 20
 MAX_LITERAL = 10**15
+# Parsing costs 20 to 100 µs and up to 1 KB of memory per token (the grammar's precedence levels
+# each reduce): 100,000 tokens, for a file and its imports, bound it to seconds and a few hundred MB.
+# The zoo's largest file has 500 tokens.
+MAX_TOKENS = 100_000
+# Refused inside strings: control characters (NUL, escapes, C1), bidirectional overrides and
+# line separators. A string reaches messages, terminals and generated files, where they would
+# hide or rewrite text.
+HOSTILE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 _OPEN = {"LPAR", "LSQB", "LBRACE"}
 _CLOSE = {"RPAR", "RSQB", "RBRACE"}
@@ -42,10 +52,19 @@ class _Newlines:
 
     def __init__(self, file: str):
         self.file = file
+        self.last: list = [None, None]  # the two tokens yielded last, for the messages of syntax errors
+        self.budget = MAX_TOKENS  # tokens this parse may still read; parse() sets it
+        self.count = 0
 
     def process(self, stream):
         depth, prev, pending = 0, None, None
+        self.last, self.count = [None, None], 0
         for tok in stream:
+            self.count += 1
+            if self.count > self.budget:
+                raise ArchError("E505", f"the spec has more than {MAX_TOKENS:,} tokens (with its imports)",
+                                tok_span(tok, self.file), hint="bind repeated parts with `[...] * n`, blocks "
+                                                                "and functions")
             if tok.type == "_NL":
                 if depth == 0 and prev not in _CONTINUES and prev is not None:
                     pending = pending or tok
@@ -56,20 +75,15 @@ class _Newlines:
             if tok.type in _OPEN:
                 depth += 1
                 if depth > MAX_NESTING:
-                    raise ArchError("E104", f"brackets nested more than {MAX_NESTING} deep", _tok_span(tok, self.file),
+                    raise ArchError("E104", f"brackets nested more than {MAX_NESTING} deep", tok_span(tok, self.file),
                                     hint="split the expression with `let` or a `block`")
             elif tok.type in _CLOSE:
                 depth = max(0, depth - 1)
             prev = tok.type
+            self.last = [self.last[1], tok]
             yield tok
         if pending is not None:
             yield pending
-
-
-def _tok_span(tok: Token, file: str) -> Span:
-    end_line = tok.end_line or tok.line
-    end_col = tok.end_column or tok.column + len(str(tok))
-    return Span(file, tok.line, tok.column, end_line, end_col)
 
 
 def _new(cls, **fields):
@@ -89,7 +103,7 @@ class _ToAst(Transformer_NonRecursive):  # a deep tree must give an error, not a
         return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
 
     def _tspan(self, tok: Token) -> Span:
-        return _tok_span(tok, self.file)
+        return tok_span(tok, self.file)
 
     # ---- top level
     def start(self, meta, *items):
@@ -101,6 +115,13 @@ class _ToAst(Transformer_NonRecursive):  # a deep tree must give an error, not a
 
     def import_stmt(self, meta, path):
         return _new(ast.Import, span=self._span(meta), path=str(path)[1:-1])
+
+    def func_def(self, meta, name, params, body):
+        _no_in(body, str(name))
+        for param in params or []:
+            if param.default is not None:
+                _no_in(param.default, str(name))
+        return _new(ast.FuncDef, span=self._tspan(name), name=str(name), params=params or [], body=body)
 
     def block_def(self, meta, name, params, body):
         lets, chain = body
@@ -115,7 +136,14 @@ class _ToAst(Transformer_NonRecursive):  # a deep tree must give an error, not a
                     name_span=self._tspan(name))
 
     def params(self, meta, *params):
-        return [p for p in params if p is not None]
+        params = [p for p in params if p is not None]
+        seen: dict = {}
+        for p in params:
+            if p.name in seen:
+                raise ArchError("E208", f"parameter `{p.name}` is declared twice", p.span,
+                                hint=f"the first `{p.name}` is at {seen[p.name].span}; rename or remove one")
+            seen[p.name] = p
+        return params
 
     def param(self, meta, name, default):
         return _new(ast.Param, span=self._tspan(name), name=str(name), default=default)
@@ -131,6 +159,9 @@ class _ToAst(Transformer_NonRecursive):  # a deep tree must give an error, not a
         return items[0] if len(items) == 1 else _new(ast.Chain, span=self._span(meta), items=list(items))
 
     arg_chain = chain
+
+    def label(self, meta, tok):
+        return tok
 
     def labelled(self, meta, name, item):
         return _new(ast.Labelled, span=self._tspan(name), label=str(name), item=item)
@@ -187,6 +218,16 @@ class _ToAst(Transformer_NonRecursive):  # a deep tree must give an error, not a
     def index(self, meta, obj, key):
         return _new(ast.Index, span=self._span(meta), obj=obj, key=key)
 
+    def slice(self, meta, obj, lower, upper, step):
+        return _new(ast.Slice, span=self._span(meta), obj=obj, lower=lower, upper=upper, step=step)
+
+    def list_comp(self, meta, item, *rest):
+        *names, iterable, cond = rest
+        if len(set(map(str, names))) < len(names):
+            raise ArchError("E208", "a name appears twice after `for`", self._tspan(names[-1]))
+        return _new(ast.ListComp, span=self._span(meta), item=item, names=[str(n) for n in names], iterable=iterable,
+                    cond=cond)
+
     def number(self, meta, tok):
         text = str(tok)
         # (int() refuses more than 4300 digits; such a literal is out of range anyway)
@@ -197,7 +238,14 @@ class _ToAst(Transformer_NonRecursive):  # a deep tree must give an error, not a
         return _new(ast.Number, span=self._tspan(tok), value=value)
 
     def string(self, meta, tok):
-        return _new(ast.String, span=self._tspan(tok), value=str(tok)[1:-1])
+        value = str(tok)[1:-1]
+        bad = HOSTILE.search(value)
+        if bad:
+            col = tok.column + 1 + bad.start()
+            raise ArchError("E110", f"a string holds the control character {bad.group()!r}",
+                            Span(self.file, tok.line, col, tok.line, col + 1),
+                            hint="strings hold printable text only: remove the character")
+        return _new(ast.String, span=self._tspan(tok), value=value)
 
     def true(self, meta):
         return _new(ast.Bool, span=self._span(meta), value=True)
@@ -210,6 +258,13 @@ class _ToAst(Transformer_NonRecursive):  # a deep tree must give an error, not a
 
     def in_shape(self, meta, attr):
         return _new(ast.InShape, span=self._span(meta), attr=str(attr))
+
+    def attribute(self, meta, name, attr):
+        if str(name).lower() != "input":
+            raise ArchError("E202", f"`{name}.{attr}`: only `in` and `input` have fields", self._span(meta),
+                            hint="`in.c` is the shape entering here, `input.c` the network's input; "
+                                 "a dict is read with `d[key]`")
+        return _new(ast.InputShape, span=self._span(meta), attr=str(attr))
 
     def bracket(self, meta, items):
         return _new(ast.ListExpr, span=self._span(meta), items=items or [])
@@ -239,6 +294,26 @@ class _ToAst(Transformer_NonRecursive):  # a deep tree must give an error, not a
         return _new(ast.Arg, span=self._tspan(name), label=str(name), value=value)
 
 
+def _no_in(root, func: str) -> None:
+    """A function is computed from its arguments: `in` (which depends on where it is used) is refused."""
+    for node in _walk(root):
+        if isinstance(node, ast.InShape):
+            raise ArchError("E313", f"function `{func}` reads `in.{node.attr}`", node.span,
+                            hint=f"a function sees only its arguments: pass the shape in, e.g. `{func}(in.c)`")
+
+
+def _walk(root):
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        for value in node.__dict__.values():
+            for item in value if isinstance(value, (list, tuple)) else (value,):
+                for child in item if isinstance(item, tuple) else (item,):  # dict pairs are tuples
+                    if isinstance(child, ast.Node):
+                        stack.append(child)
+
+
 @functools.cache
 def _parser() -> Lark:
     # cache=True stores the LALR tables on disk: a cold start skips the analysis.
@@ -247,63 +322,20 @@ def _parser() -> Lark:
                 postlex=_Newlines("<unused>"))
 
 
-# Terminal names as a user would say them, for "expected ..." hints.
-_READABLE = {
-    "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "_ARROW": "`->`", "_NL": "a new line",
-    "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "LBRACE": "`{`", "RBRACE": "`}`",
-    "COMMA": "`,`", "COLON": "`:`", "EQUAL": "`=`", "QMARK": "`?`", "DOT": "`.`", "$END": "end of file",
-    "ADD_OP": "`+` or `-`", "MUL_OP": "an operator", "COMP_OP": "a comparison",
-}
-
-
-_STATEMENT_STARTS = {"IMPORT", "BLOCK", "NETWORK", "LET", "_NL", "$END"}
-
-
-def _describe(tok: Token) -> str:
-    if tok.type == "$END":
-        return "end of file"
-    if tok.type == "_NL":
-        return "end of line"
-    return f"`{tok}`"
-
-
-def _expected(names) -> str:
-    # Words ("a name", "a number") first, then punctuation and keywords.
-    names = {n for n in names if not n.startswith("__")}
-    if len(names) > 1:  # a newline is rarely the fix when something else is possible
-        names.discard("_NL")
-    words = {_READABLE.get(n, f"`{n.lower()}`") for n in names}
-    return ", ".join(sorted(words, key=lambda w: (w.startswith("`"), w))[:8])
-
-
-def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> ArchError:
-    if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "?"
-        span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
-        hint = "strings use double quotes; comments start with `#`" if char in "'\"" else None
-        return ArchError("E102", f"unexpected character {char!r}", span, hint=hint)
-    tok = getattr(exc, "token", None)
-    if isinstance(exc, UnexpectedEOF) or tok is None or tok.type == "$END":
-        lines = text.splitlines() or [""]
-        span = Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
-        return ArchError("E103", "unexpected end of file", span,
-                         hint=f"expected {_expected(exc.expected)}" if getattr(exc, "expected", None) else None)
-    span = _tok_span(tok, file)
-    expected = exc.expected if isinstance(exc, UnexpectedToken) else set()
-    hint = f"expected {_expected(expected)}" if expected else None
-    if tok.type == "NAME" and ("_ARROW" in expected or expected <= _STATEMENT_STARTS):
-        hint = "to chain layers, put `->` between them (at the end of a line or the start of the next)"
-    if tok.type == "_NL":
-        span = Span(file, tok.line, tok.column, tok.line, tok.column + 1)
-    return ArchError("E101", f"unexpected {_describe(tok)}", span, hint=hint)
-
-
-def parse(text: str, file: str = "<string>") -> ast.Module:
-    """Parse `text` into a Module; raise ArchError (with a span) on bad input."""
+def parse(text: str, file: str = "<string>", budget: list | None = None) -> ast.Module:
+    """Parse `text` into a Module; raise ArchError (with a span) on bad input. `budget`, a
+    one-item list, holds the tokens left to a program of many files; parsing takes its share."""
     if not text.strip():
         raise ArchError("E107", "the file is empty", Span(file, 1, 1, 1, 1),
                         hint="a spec needs at least `network Name: input(...) -> ...`")
-    return _run(text, file, "start")
+    budget = budget if budget is not None else [MAX_TOKENS]
+    postlex = _parser().options.postlex
+    postlex.budget = budget[0]
+    try:
+        return _run(text, file, "start")
+    finally:
+        budget[0] -= postlex.count
+        postlex.budget = MAX_TOKENS
 
 
 def parse_value(text: str, file: str = "<value>") -> ast.Node:
@@ -321,7 +353,7 @@ def _run(text: str, file: str, start: str):
     except VisitError as e:  # an ArchError raised inside a transformer callback
         raise e.orig_exc from None
     except UnexpectedInput as e:
-        raise _syntax_error(e, text, file) from None
+        raise syntax_error(e, text, file, parser.options.postlex.last[0]) from None
     _check_depth(tree)
     return tree
 
@@ -401,5 +433,5 @@ def parse_concrete(text: str, file: str = "<string>") -> Concrete:
         try:
             tree = parser.parse(text)
         except UnexpectedInput as e:
-            raise _syntax_error(e, text, file) from None
+            raise syntax_error(e, text, file) from None
         return Concrete(tree, comments.found)
