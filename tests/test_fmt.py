@@ -108,11 +108,11 @@ CASES = {
         "network A =\n B(depth=1)\nblock c(x)=\nconv(x)\n",
         "network A =\n    B(depth = 1)\nblock c(x) =\n    conv(x)\n"),
     "functions, comprehensions, slices, input attributes, keyword labels": (
-        "let div(v,d=8)=max(d,(v+d//2)//d*d)\nnetwork N(ws=[8,16]):\n let xs=[div(w*1.5) for w in ws if w>0]\n"
-        "  input(1,8,8)->block:conv(xs[ : 1][0]+input . channels)->(a:relu) if xs[::2] else (b:bn)\n",
-        "let div(v, d = 8) = max(d, (v + d // 2) // d * d)\nnetwork N(ws = [8, 16]):\n"
+        "let div(v,d=8)=max(d,int(v+d//2)//d*d)\nnetwork N(ws=[8,16]):\n let xs=[div(w*1.5) for w in ws if w>0]\n"
+        "  input(1,8,8)->block:conv(xs[ : 1][0]+input . channels)->(a:relu) if xs[::2] == [16] else (b:bn)\n",
+        "let div(v, d = 8) = max(d, int(v + d // 2) // d * d)\nnetwork N(ws = [8, 16]):\n"
         "    let xs = [div(w * 1.5) for w in ws if w > 0]\n"
-        "    input(1, 8, 8) -> block: conv(xs[:1][0] + input.channels) -> (a: relu) if xs[::2] else (b: bn)\n"),
+        "    input(1, 8, 8) -> block: conv(xs[:1][0] + input.channels) -> (a: relu) if xs[::2] == [16] else (b: bn)\n"),
     "a backslash continuation is kept": ("network N:\n  input(1, 8, 8) \\\n -> relu\n",
                                           "network N:\n    input(1, 8, 8) \\\n    -> relu\n"),
     "tabs and a byte-order mark": ("\ufeffnetwork N:\n\tinput(1,\t8, 8)\t->\trelu\n",
