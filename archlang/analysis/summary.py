@@ -42,9 +42,9 @@ def summary_rows(net) -> list[list[str]]:
     return rows
 
 
-def summary_table(net) -> str:
-    header = ["layer", "type", "output", "params", "MACs", "RF"]
-    rows = summary_rows(net)
+def summary_table(net, rows: list[list[str]] | None = None, header: list[str] | None = None) -> str:
+    header = header or ["layer", "type", "output", "params", "MACs", "RF"]
+    rows = summary_rows(net) if rows is None else rows
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     right = {3, 4, 5}
 
@@ -74,8 +74,8 @@ def _json_value(value):
     return getattr(getattr(value, "defn", value), "name", None) or show(value)  # layer, block; else described
 
 
-def summary_dict(net) -> dict:
-    layers = [{
+def summary_dict(net, layers: bool = True) -> dict:
+    rows = [{
         "name": n.path or n.type,
         "type": n.type,
         "description": n.layer.describe(),
@@ -88,8 +88,8 @@ def summary_dict(net) -> dict:
         "receptive_field": list(n.stats["rf"]),
         "jump": [_number(j) for j in n.stats["jump"]],
         "memory_bytes": n.stats["memory"],
-    } for n in net.nodes]
-    return {
+    } for n in net.nodes] if layers else None
+    out = {
         "network": net.name,
         "file": net.file,
         "settings": {k: _json_value(v) for k, v in net.settings.items()},
@@ -101,5 +101,58 @@ def summary_dict(net) -> dict:
         "macs": net.macs,
         "receptive_field": list(net.receptive_field),
         "activation_bytes": net.activation_bytes,
-        "layers": layers,
     }
+    if rows is not None:
+        out["layers"] = rows
+    return out
+
+
+# ---- the folded summary: one row per element down to a depth
+def depth_rows(net, depth: int) -> list[tuple[int, object, bool]]:
+    """(level, element, open) rows: the elements of the top level (level 1) and, inside every
+    scope above `depth`, its elements; a scope at `depth` is one row with its totals, and a run
+    of equal units there is one row (`bottleneck2:bottleneck6`, `bottleneck(256, 1) ×5`). An open
+    scope's row carries its totals too, before its contents: the rows that are not open add up
+    to the network's totals."""
+    from archlang.analysis.elements import elements, fold, runs
+
+    check_depth(depth)
+    rows: list[tuple[int, object, bool]] = []
+
+    def walk(items, level: int) -> None:
+        for run in runs(items):
+            if len(run) > 1 and level >= depth:
+                rows.append((level, fold(net, run), False))
+                continue
+            for e in run:
+                is_open = e.scope is not None and level < depth
+                rows.append((level, e, is_open))
+                if is_open:
+                    walk(e.children, level + 1)
+
+    walk(elements(net, net.root), 1)
+    return rows
+
+
+def check_depth(depth) -> None:
+    from archlang.errors import ArchError
+
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise ArchError("E751", f"the summary's depth is a whole number from 1, not {depth!r}", None,
+                        hint="1: one row per top-level element; 2: one level inside them (e.g. --depth 2)")
+
+
+def depth_table(net, depth: int) -> str:
+    header = ["layer", "type", "output", "params", "MACs", "RF"]
+    rows = [["  " * (level - 1) + e.path, e.description, _shape(e.output_shape), f"{e.params:,}", f"{e.macs:,}",
+             _rf(e.receptive_field)] for level, e, _ in depth_rows(net, depth)]
+    table = summary_table(net, rows=rows, header=header)
+    head, _, rest = table.partition("\n")
+    return f"{head}  depth {depth}: {len(rows)} rows for {len(net.nodes)} layers\n{rest}"
+
+
+def depth_dict(net, depth: int) -> dict:
+    out = summary_dict(net, layers=False)
+    out["depth"] = depth
+    out["rows"] = [{**e.to_dict(), "level": level, "open": is_open} for level, e, is_open in depth_rows(net, depth)]
+    return out

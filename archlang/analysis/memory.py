@@ -1,0 +1,192 @@
+"""How much memory a network needs for a batch: training (forward and backward with an
+optimizer) and inference, from the analysed graph alone (no PyTorch).
+
+The model, in bytes of `dtype` (float32: 4 per value):
+
+- input: the batch itself;
+- parameters and buffers (BatchNorm's running statistics); gradients: one per parameter;
+- optimizer state: per parameter, SGD with momentum keeps one value, Adam and AdamW two,
+  plain SGD (momentum 0) none;
+- forward activations: every layer's output for the batch (views such as `flatten` none), all
+  of them kept until the backward pass reads them. An upper bound for PyTorch: an in-place ReLU
+  writes over its input instead of taking new memory;
+- backward activations: the gradients of the activations alive at once. The gradient of a
+  layer's output lives from the backward step of its last reader to its own; at each step that
+  is the same set of tensors the forward pass holds at that layer (its inputs still to be read,
+  and its output), so the figure is the largest such set;
+- training total: all of the above, the peak at the start of the backward pass;
+- inference: parameters, buffers, the input and the largest set of activations alive at once
+  in a forward pass without gradients.
+
+`torchinfo_total` is torchinfo's "Estimated Total Size" for the same model, by torchinfo's
+own definition (torchinfo 1.8): input + 2 × the outputs of the layers with parameters
+("×2 for gradients") + parameter bytes. It leaves out the outputs of layers without
+parameters (ReLU, pooling, additions, concatenations), buffers, gradients of the weights and
+optimizer state, which is why the training total is larger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from archlang.errors import ArchError
+
+# Values of optimizer state kept per parameter.
+OPTIMIZER_SLOTS = {"none": 0, "sgd": 1, "adam": 2, "adamw": 2}
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+MAX_BATCH = 10**9
+
+
+@dataclass
+class MemoryEstimate:
+    batch: int
+    optimizer: str
+    optimizer_slots: int
+    dtype: str
+    input: int
+    parameters: int
+    buffers: int
+    gradients: int
+    optimizer_state: int
+    activations_forward: int
+    activations_backward: int
+    inference_activations: int
+    torchinfo_total: int
+
+    @property
+    def training_total(self) -> int:
+        return (self.input + self.parameters + self.buffers + self.gradients + self.optimizer_state
+                + self.activations_forward + self.activations_backward)
+
+    @property
+    def inference_total(self) -> int:
+        return self.input + self.parameters + self.buffers + self.inference_activations
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "training_total": self.training_total, "inference_total": self.inference_total}
+
+    def table(self) -> str:
+        rows = [
+            ("input", self.input, "the batch"),
+            ("parameters", self.parameters, ""),
+            ("buffers", self.buffers, "BatchNorm running statistics"),
+            ("gradients", self.gradients, "one per parameter"),
+            ("optimizer state", self.optimizer_state, _slots_text(self.optimizer_slots)),
+            ("activations, forward", self.activations_forward, "every layer's output, kept for backward"),
+            ("activations, backward", self.activations_backward, "activation gradients alive at once, at most"),
+            ("training total", self.training_total, "peak of one step, before allocator overhead"),
+            ("inference total", self.inference_total, "no gradients: activations alive at once"),
+            ("torchinfo's estimate", self.torchinfo_total, "its \"Estimated Total Size\" for this model"),
+        ]
+        width = max(len(r[0]) for r in rows)
+        sizes = [_bytes(r[1]) for r in rows]
+        size_width = max(map(len, sizes))
+        lines = [f"memory for a batch of {self.batch} ({self.dtype}, optimizer {self.optimizer}):"]
+        for (name, _, note), size in zip(rows, sizes):
+            lines.append(f"  {name:<{width}}  {size:>{size_width}}" + (f"   {note}" if note else ""))
+        return "\n".join(lines)
+
+
+def _slots_text(slots: int) -> str:
+    return f"{slots} value{'s' if slots != 1 else ''} per parameter" if slots else "none"
+
+
+def _bytes(n: int) -> str:
+    """Bytes in binary units, and in MB (10^6, as torchinfo prints them)."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:,.2f} {unit} ({n / 1e6:,.2f} MB)"
+    return f"{n:,} B"
+
+
+# Layers that make a new tensor their backward does not read, so that a ReLU or a sum right
+# after them, their only reader, may write over it: PyTorch modules written as torchvision's
+# are (`ReLU(inplace=True)`, `out += identity`), and archlang's compiled modules are too.
+OVERWRITABLE = frozenset({"conv", "bn", "fc", "add", "concat"})
+IN_PLACE = frozenset({"relu", "relu6"})
+
+
+def storages(net) -> list[int]:
+    """For every layer, the layer whose memory its output uses: its own id, or, for a view
+    (`flatten`) and an operation done in place, its input's storage."""
+    readers = [0] * len(net.nodes)
+    for n in net.nodes:
+        for i in n.inputs:
+            readers[i] += 1
+    owner = list(range(len(net.nodes)))
+
+    def reusable(i: int) -> bool:
+        source = net.nodes[i]
+        return readers[i] == 1 and source.type in OVERWRITABLE and i != net.output
+
+    for n in net.nodes[1:]:
+        if n.layer.view and len(n.inputs) == 1:
+            owner[n.id] = owner[n.inputs[0]]
+        elif n.type in IN_PLACE and len(n.inputs) == 1 and reusable(n.inputs[0]):
+            owner[n.id] = owner[n.inputs[0]]
+        elif n.type == "add" and len(n.inputs) == 2 and n.inputs[0] != n.inputs[1]:
+            into = next((i for i in n.inputs if reusable(i)), None)
+            if into is not None:
+                owner[n.id] = owner[into]
+    return owner
+
+
+def peak_alive(net, sizes: list[int], owner: list[int]) -> int:
+    """The largest total size of tensors alive at once, walking the layers in order: a tensor
+    lives from the layer that makes it to the last reader of it or of a view of it (to the end
+    for the network's output); `owner` maps each layer to the tensor it writes (see storages)."""
+    last = list(range(len(net.nodes)))
+    for n in net.nodes:
+        for i in n.inputs:
+            last[owner[i]] = max(last[owner[i]], n.id)
+    last[owner[net.output]] = len(net.nodes) - 1
+    change = [0] * (len(net.nodes) + 1)
+    for n in net.nodes:
+        if owner[n.id] == n.id:
+            change[n.id] += sizes[n.id]
+            change[last[n.id] + 1] -= sizes[n.id]
+    alive = peak = 0
+    for delta in change[:-1]:
+        alive += delta
+        peak = max(peak, alive)
+    return peak
+
+
+def estimate(net, batch: int = 1, optimizer: str = "adamw", dtype: str = "float32",
+             momentum: float | None = None) -> MemoryEstimate:
+    """The memory estimate for `batch` samples; `momentum=0` with `optimizer="sgd"` keeps no state."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
+        raise ArchError("E752", f"the batch size is a whole number from 1, not {batch!r}", None,
+                        hint="e.g. --batch 64 (memory grows with it; at most 10^9)")
+    if optimizer not in OPTIMIZER_SLOTS:
+        raise ArchError("E753", f"unknown optimizer `{optimizer}` for the memory estimate", None,
+                        hint="one of " + ", ".join(OPTIMIZER_SLOTS) + " (`none`: no optimizer state)")
+    if dtype not in DTYPE_BYTES:
+        raise ArchError("E753", f"unknown dtype `{dtype}` for the memory estimate", None,
+                        hint="one of " + ", ".join(DTYPE_BYTES))
+    width = DTYPE_BYTES[dtype]
+    slots = 0 if optimizer == "sgd" and momentum == 0 else OPTIMIZER_SLOTS[optimizer]
+    per_batch = [_numel(n.shape) * width * batch for n in net.nodes]
+    per_batch[0] = 0  # the input is counted as the input; it needs no gradient
+    owner = storages(net)
+    params = net.params * width
+    input_bytes = _numel(net.input_shape) * width * batch
+    with_params = sum(_numel(n.shape) for n in net.nodes if n.stats["params"] > 0)
+    alive = peak_alive(net, per_batch, owner)
+    # Activation gradients are new tensors, also where the forward pass worked in place.
+    grads = peak_alive(net, [0 if net.nodes[i].layer.view else size for i, size in enumerate(per_batch)],
+                       [i if not net.nodes[i].layer.view else o for i, o in enumerate(owner)])
+    return MemoryEstimate(
+        batch=batch, optimizer=optimizer, optimizer_slots=slots, dtype=dtype,
+        input=input_bytes, parameters=params, buffers=net.buffers * width, gradients=params,
+        optimizer_state=params * slots,
+        activations_forward=sum(size for i, size in enumerate(per_batch) if owner[i] == i),
+        activations_backward=grads, inference_activations=alive,
+        torchinfo_total=input_bytes + 2 * with_params * width * batch + params)
+
+
+def _numel(shape) -> int:
+    out = 1
+    for d in shape:
+        out *= d
+    return out
