@@ -104,6 +104,13 @@ def _bytes(n: int) -> str:
 # are (`ReLU(inplace=True)`, `out += identity`), and archlang's compiled modules are too.
 OVERWRITABLE = frozenset({"conv", "bn", "fc", "add", "concat"})
 IN_PLACE = frozenset({"relu", "relu6"})
+# What a layer's backward reads (PyTorch's derivative formulas): most read their input; these
+# read only their output, and these nothing of their input or output (the sizes suffice).
+READS_OUTPUT = frozenset({"relu", "relu6", "sigmoid", "tanh", "softmax", "log_softmax"})
+READS_NOTHING = frozenset({"input", "add", "concat", "flatten", "reshape", "identity", "crop", "dropout",
+                           "dropout2d", "drop_path", "pixel_shuffle", "channel_shuffle", "chunk", "upsample"})
+# Bytes a layer keeps beside its output, per output value: max pooling's indices (int64), dropout's mask.
+EXTRA_SAVED = {"maxpool": 8, "adaptive_maxpool": 8, "global_maxpool": 8, "dropout": 1}
 
 
 def storages(net) -> list[int]:
@@ -129,6 +136,18 @@ def storages(net) -> list[int]:
             if into is not None:
                 owner[n.id] = owner[into]
     return owner
+
+
+def kept_for_backward(net, owner: list[int]) -> set[int]:
+    """The tensors (by owner, see storages) that some backward reads: the output of a layer whose
+    backward reads its output, and the input of one whose backward reads its input."""
+    kept = set()
+    for n in net.nodes[1:]:
+        if n.type in READS_OUTPUT:
+            kept.add(owner[n.id])
+        elif n.type not in READS_NOTHING:
+            kept.update(owner[i] for i in n.inputs)
+    return kept
 
 
 def peak_alive(net, sizes: list[int], owner: list[int]) -> int:
@@ -180,7 +199,8 @@ def estimate(net, batch: int = 1, optimizer: str = "adamw", dtype: str = "float3
         batch=batch, optimizer=optimizer, optimizer_slots=slots, dtype=dtype,
         input=input_bytes, parameters=params, buffers=net.buffers * width, gradients=params,
         optimizer_state=params * slots,
-        activations_forward=sum(size for i, size in enumerate(per_batch) if owner[i] == i),
+        activations_forward=(sum(per_batch[i] for i in kept_for_backward(net, owner))
+                             + sum(EXTRA_SAVED.get(n.type, 0) * _numel(n.shape) * batch for n in net.nodes)),
         activations_backward=grads, inference_activations=alive,
         torchinfo_total=input_bytes + 2 * with_params * width * batch + params)
 
