@@ -33,15 +33,23 @@ def _consumers(net) -> dict[int, list[int]]:
 class Element:
     """A layer, a named scope or a fold, seen from outside: what goes in, what comes out, what it costs."""
 
-    def __init__(self, net, kind: str, path: str, name: str, nodes: list[LayerNode], description: str,
+    def __init__(self, net, kind: str, path: str, name: str, nodes: list[LayerNode], description: str | None,
                  scope: Scope | None = None, units: list["Element"] | None = None):
         self.net = net
         self.kind = kind  # layer | block | group | branch | fold
         self.path, self.name = path, name
         self.layers: list[LayerNode] = nodes  # every layer it holds, in elaboration order
-        self.description = description  # a layer's arguments, a block's call, a fold's unit and count
+        self._description = description
         self.scope = scope
         self.units = units or []  # a fold's elements
+
+    @property
+    def description(self) -> str:
+        """A layer's arguments, a block's call, a branch's chain (`conv_bn → relu → conv_bn`), a fold's
+        unit and count."""
+        if self._description is None:
+            self._description = self.scope.info.get("call") or _chain(elements(self.net, self.scope))
+        return self._description
 
     # ---- what goes in and out
     @functools.cached_property
@@ -148,15 +156,19 @@ def _inside_fold(fold: Element, path: str) -> str:
 
 
 # ---- building elements from the scope tree
+@functools.lru_cache(maxsize=4096)
+def describe(layer) -> str:
+    """A layer's arguments as text; layers with equal arguments are one shared object, so this caches well."""
+    return layer.describe()
+
+
 def layer_element(net, node: LayerNode) -> Element:
-    what = node.layer.describe() + (" (implicit)" if node.implicit else "")
+    what = describe(node.layer) + (" (implicit)" if node.implicit else "")
     return Element(net, "layer", node.path or node.type, node.name or node.type, [node], what)
 
 
 def scope_element(net, scope: Scope) -> Element:
-    nodes = list(scope.layers())
-    what = scope.info.get("call") or _chain(elements(net, scope))
-    return Element(net, scope.kind, scope.path, scope.name, nodes, what, scope=scope)
+    return Element(net, scope.kind, scope.path, scope.name, list(scope.layers()), None, scope=scope)
 
 
 def _chain(items: list[Element]) -> str:
@@ -195,18 +207,24 @@ def signature(e: Element) -> tuple | None:
     cached = e.__dict__.get("_signature")
     if cached is None:
         first, cut = e.layers[0].id, len(e.path) + 1
-        inside = tuple((n.path[cut:], n.layer.describe(), n.implicit,
+        inside = tuple((n.path[cut:], describe(n.layer), n.implicit,
                         tuple(i - first if i >= first else "out" for i in n.inputs)) for n in e.layers)
         cached = e.__dict__["_signature"] = (e.kind, e.scope.stem, e.scope.label, inside)
     return cached
+
+
+def _head(e: Element) -> tuple:
+    """What two units share before their layers are compared: cheap to tell most elements apart."""
+    return (e.kind, e.scope.stem if e.scope else None, e.scope.label if e.scope else None, len(e.layers))
 
 
 def runs(items: list[Element]) -> list[list[Element]]:
     """Consecutive elements with equal signatures, grouped; the rest alone."""
     out: list[list[Element]] = []
     for e in items:
-        sig = signature(e)
-        if out and sig is not None and signature(out[-1][0]) == sig:
+        prev = out[-1][0] if out else None
+        if (prev is not None and _head(prev) == _head(e) and signature(e) is not None
+                and signature(prev) == signature(e)):
             out[-1].append(e)
         else:
             out.append([e])
@@ -222,23 +240,6 @@ def fold(net, run: list[Element]) -> Element:
 
 
 # ---- finding an element by path
-def all_paths(net) -> list[str]:
-    """Every path `find` takes, in order: layers, scopes and the folds of the summary."""
-    out: list[str] = []
-
-    def walk(items: list[Element]) -> None:
-        for run in runs(items):
-            if len(run) > 1:
-                out.append(fold(net, run).path)
-            for e in run:
-                out.append(e.path)
-                if e.scope is not None:
-                    walk(elements(net, e.scope))
-
-    walk(elements(net, net.root))
-    return out
-
-
 def find(net, path: str) -> Element:
     """The element at a dotted path (`layer3`, `layer3.bottleneck1.main`, `fc`, a fold
     `layer3.bottleneck2:bottleneck6`); an E750 naming the closest paths when there is none."""
@@ -262,7 +263,7 @@ def find(net, path: str) -> Element:
         if found.scope is None:
             break
         items = elements(net, found.scope)
-    raise _not_found(net, path)
+    raise _not_found(net, path, items)
 
 
 def _run_to(items: list[Element], first: Element, last: str) -> list[Element] | None:
@@ -276,12 +277,31 @@ def _run_to(items: list[Element], first: Element, last: str) -> list[Element] | 
     return run if sig is not None and all(signature(e) == sig for e in run) else None
 
 
-def _not_found(net, path: str) -> ArchError:
-    paths = all_paths(net)
-    close = difflib.get_close_matches(path, paths, n=3, cutoff=0.6)
+def named_paths(net) -> list[str]:
+    """The path of every layer and named scope, from the scope tree (no figures computed)."""
+    out: list[str] = []
+
+    def walk(scope: Scope) -> None:
+        for child in scope.children:
+            if isinstance(child, LayerNode):
+                out.append(child.path or child.type)
+            else:
+                if not child.transparent and child.path:
+                    out.append(child.path)
+                walk(child)
+
+    walk(net.root)
+    return out
+
+
+def _not_found(net, path: str, where: list[Element]) -> ArchError:
+    """E750, with the closest paths: among the elements where the look-up stopped (and their
+    folds), else any element of the same last name, else the top level."""
+    local = [e.path for e in where] + [fold(net, run).path for run in runs(where) if len(run) > 1]
+    close = difflib.get_close_matches(path, local, n=3, cutoff=0.6)
     if not close:  # the right name at another depth (`bottleneck2` for `layer3.bottleneck2`)
         tail = path.rsplit(".", 1)[-1]
-        close = [p for p in paths if p.rsplit(".", 1)[-1] == tail][:3]
+        close = [p for p in named_paths(net) if p.rsplit(".", 1)[-1] == tail][:3]
     if close:
         hint = "did you mean " + " or ".join(f"`{p}`" for p in close) + "?"
     else:
