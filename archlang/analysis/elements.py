@@ -125,6 +125,12 @@ class Element:
                             hint="look up a block, a labelled group or a branch instead")
         return find(self.net, f"{self.path}.{path}" if self.kind != "fold" else _inside_fold(self, path))
 
+    def summary(self, depth: int = 1) -> str:
+        """The table of what it holds, folded to `depth` levels, with its totals (a layer: its own row)."""
+        from archlang.analysis.summary import depth_table
+
+        return depth_table(self.net, depth, within=self)
+
     def to_dict(self) -> dict:
         return {
             "path": self.path, "name": self.name, "kind": self.kind, "description": self.description,

@@ -42,8 +42,9 @@ def summary_rows(net) -> list[list[str]]:
     return rows
 
 
-def summary_table(net, rows: list[list[str]] | None = None, header: list[str] | None = None) -> str:
-    header = header or ["layer", "type", "output", "params", "MACs", "RF"]
+def summary_table(net, rows: list[list[str]] | None = None, title: str | None = None,
+                  footer: list[str] | None = None) -> str:
+    header = ["layer", "type", "output", "params", "MACs", "RF"]
     rows = summary_rows(net) if rows is None else rows
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     right = {3, 4, 5}
@@ -52,7 +53,9 @@ def summary_table(net, rows: list[list[str]] | None = None, header: list[str] | 
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
     rule = "─" * len(line(header))
-    out = [f"{net.name}  ({net.file})", rule, line(header), rule, *map(line, rows), rule]
+    out = [title or f"{net.name}  ({net.file})", rule, line(header), rule, *map(line, rows), rule]
+    if footer is not None:
+        return "\n".join(out + footer)
     settings = ", ".join(f"{k}={show(v)}" for k, v in {**net.settings, **net.switches}.items())
     out += [
         f"input {_shape(net.input_shape)} -> output {_shape(net.output_shape)}" + (f"   [{settings}]" if settings else ""),
@@ -108,8 +111,9 @@ def summary_dict(net, layers: bool = True) -> dict:
 
 
 # ---- the folded summary: one row per element down to a depth
-def depth_rows(net, depth: int) -> list[tuple[int, object, bool]]:
-    """(level, element, open) rows: the elements of the top level (level 1) and, inside every
+def depth_rows(net, depth: int, within=None) -> list[tuple[int, object, bool]]:
+    """(level, element, open) rows: the elements of the top level (level 1; with `within`, an
+    element, the elements inside it: a fold's units, a layer itself) and, inside every
     scope above `depth`, its elements; a scope at `depth` is one row with its totals, and a run
     of equal units there is one row (`bottleneck2:bottleneck6`, `bottleneck(256, 1) ×5`). An open
     scope's row carries its totals too, before its contents: the rows that are not open add up
@@ -120,7 +124,7 @@ def depth_rows(net, depth: int) -> list[tuple[int, object, bool]]:
     rows: list[tuple[int, object, bool]] = []
 
     def walk(items, level: int) -> None:
-        for run in runs(items):
+        for run in runs(items) if level > 1 or within is None or within.kind != "fold" else [[e] for e in items]:
             if len(run) > 1 and level >= depth:
                 rows.append((level, fold(net, run), False))
                 continue
@@ -130,7 +134,7 @@ def depth_rows(net, depth: int) -> list[tuple[int, object, bool]]:
                 if is_open:
                     walk(e.children, level + 1)
 
-    walk(elements(net, net.root), 1)
+    walk(elements(net, net.root) if within is None else within.children or [within], 1)
     return rows
 
 
@@ -142,13 +146,21 @@ def check_depth(depth) -> None:
                         hint="1: one row per top-level element; 2: one level inside them (e.g. --depth 2)")
 
 
-def depth_table(net, depth: int) -> str:
-    header = ["layer", "type", "output", "params", "MACs", "RF"]
+def depth_table(net, depth: int, within=None) -> str:
+    """The folded table of the network, or (`within`) of one element's contents, with its totals."""
     rows = [["  " * (level - 1) + e.path, e.description, _shape(e.output_shape), f"{e.params:,}", f"{e.macs:,}",
-             _rf(e.receptive_field)] for level, e, _ in depth_rows(net, depth)]
-    table = summary_table(net, rows=rows, header=header)
-    head, _, rest = table.partition("\n")
-    return f"{head}  depth {depth}: {len(rows)} rows for {len(net.nodes)} layers\n{rest}"
+             _rf(e.receptive_field)] for level, e, _ in depth_rows(net, depth, within)]
+    layers = len(net.nodes) if within is None else len(within.layers)
+    where = f"({net.file})" if within is None else f"{within.path}: {within.description}"
+    title = f"{net.name}  {where}  depth {depth}: {len(rows)} rows for {layers} layers"
+    if within is None:
+        return summary_table(net, rows=rows, title=title)
+    given = " + ".join(map(_shape, within.input_shapes))
+    footer = [f"input {given} -> output {_shape(within.output_shape)}",
+              f"params: {within.params:,}   buffers: {within.buffers:,}",
+              f"MACs: {within.macs:,} ({_si(within.macs)})   receptive field: {_rf(within.receptive_field)}",
+              f"activations: {human_bytes(within.activation_bytes)} per sample (float32, forward)"]
+    return summary_table(net, rows=rows, title=title, footer=footer)
 
 
 def depth_dict(net, depth: int) -> dict:
