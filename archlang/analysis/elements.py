@@ -112,7 +112,7 @@ class Element:
     @property
     def children(self) -> list["Element"]:
         """What it holds, one level down: layers and named scopes (a fold: its units)."""
-        if self.kind == "fold":
+        if self.kind in ("fold", "iteration"):
             return list(self.units)
         if self.scope is None:
             return []
@@ -123,7 +123,7 @@ class Element:
         if self.kind == "layer":
             raise ArchError("E750", f"`{self.path}` is a layer: nothing is inside it", None,
                             hint="look up a block, a labelled group or a branch instead")
-        return find(self.net, f"{self.path}.{path}" if self.kind != "fold" else _inside_fold(self, path))
+        return find(self.net, f"{self.path}.{path}" if not self.units else _inside_fold(self, path))
 
     def summary(self, depth: int = 1) -> str:
         """The table of what it holds, folded to `depth` levels, with its totals (a layer: its own row)."""
@@ -153,12 +153,26 @@ def _rf(rf) -> str:
 
 
 def _inside_fold(fold: Element, path: str) -> str:
-    unit = path.split(".", 1)[0]
-    if not any(u.name == unit for u in fold.units):
-        raise ArchError("E750", f"`{path}` is not in the fold `{fold.path}`", None,
-                        hint="its units are " + ", ".join(f"`{u.name}`" for u in fold.units))
-    parent = fold.units[0].path[:-len(fold.units[0].name)]  # `layer3.` (empty at the top level)
-    return parent + path
+    """The full path of `path` inside a fold or an iteration, whose units live in the enclosing scope."""
+    names = [n for u in fold.units for n in _names(u)]
+    if path.split(".", 1)[0] not in names:
+        raise ArchError("E750", f"`{path}` is not in `{fold.path}`", None,
+                        hint="it holds " + ", ".join(f"`{n}`" for n in names[:12]) + (", ..." if len(names) > 12
+                                                                                      else ""))
+    first = _first(fold)
+    return first.path[:-len(first.name)] + path  # the enclosing scope's `layer3.` (nothing at the top)
+
+
+def _names(e: Element) -> list[str]:
+    return [n for u in e.units for n in _names(u)] if e.units else [e.name]
+
+
+def _first(e: Element) -> Element:
+    return _first(e.units[0]) if e.units else e
+
+
+def _last(e: Element) -> Element:
+    return _last(e.units[-1]) if e.units else e
 
 
 # ---- building elements from the scope tree
@@ -190,6 +204,35 @@ def _chain(items: list[Element]) -> str:
     return " → ".join(text if len(text) <= 6 else text[:3] + ["…"] + text[-2:])
 
 
+def units(net, scope: Scope) -> list[Element]:
+    """The sequence inside `scope` as the summary folds it: like `elements`, but each iteration
+    of a repeat that holds several elements is one element (kind "iteration", named `first:last`),
+    so that equal iterations fold (VGG's `[conv → relu] ×2`)."""
+    out: list[Element] = []
+    for child in scope.children:
+        if isinstance(child, LayerNode):
+            out.append(layer_element(net, child))
+        elif child.kind == "repeat":
+            for it in child.children:
+                inner = units(net, it)
+                if len(inner) == 1:
+                    out += inner
+                elif inner:
+                    out.append(_iteration(net, it, inner))
+        elif child.transparent:
+            out += units(net, child)
+        elif next(child.layers(), None) is not None:
+            out.append(scope_element(net, child))
+    return out
+
+
+def _iteration(net, scope: Scope, inner: list[Element]) -> Element:
+    first, last = _first(inner[0]), _last(inner[-1])
+    words = [run[0].description + (f" ×{len(run)}" if len(run) > 1 else "") for run in runs(inner)]
+    return Element(net, "iteration", f"{first.path}:{last.name}", f"{first.name}:{last.name}",
+                   [n for e in inner for n in e.layers], "[" + " → ".join(words) + "]", scope=scope, units=inner)
+
+
 def elements(net, scope: Scope) -> list[Element]:
     """The elements directly inside `scope`, looking through repeats and unlabelled groups."""
     out: list[Element] = []
@@ -205,23 +248,34 @@ def elements(net, scope: Scope) -> list[Element]:
 
 # ---- folds: consecutive units of one structure
 def signature(e: Element) -> tuple | None:
-    """What makes two scopes the same unit: kind, block and label, and every layer's arguments,
-    wiring and place inside. Shapes are left out (DenseNet's units read ever wider inputs).
-    Layers and branches never fold."""
+    """What makes two scopes or two iterations the same unit: kind, block and label, and every
+    layer's arguments, wiring, label and the named scopes it sits in. Shapes are left out
+    (DenseNet's units read ever wider inputs). Layers and branches never fold."""
     if e.kind in ("layer", "branch", "fold"):
         return None
     cached = e.__dict__.get("_signature")
     if cached is None:
-        first, cut = e.layers[0].id, len(e.path) + 1
-        inside = tuple((n.path[cut:], describe(n.layer), n.implicit,
+        first = e.layers[0].id
+        inside = tuple((describe(n.layer), n.implicit, n.label, _within(n.scope, e.scope),
                         tuple(i - first if i >= first else "out" for i in n.inputs)) for n in e.layers)
-        cached = e.__dict__["_signature"] = (e.kind, e.scope.stem, e.scope.label, inside)
+        cached = e.__dict__["_signature"] = _head(e) + (inside,)
     return cached
+
+
+def _within(scope: Scope, root: Scope) -> tuple:
+    """The named scopes from `root` down to `scope`, by kind, block and label (not by name)."""
+    out = []
+    while scope is not None and scope is not root:
+        if not scope.transparent:
+            out.append((scope.kind, scope.stem, scope.label))
+        scope = scope.parent
+    return tuple(out)
 
 
 def _head(e: Element) -> tuple:
     """What two units share before their layers are compared: cheap to tell most elements apart."""
-    return (e.kind, e.scope.stem if e.scope else None, e.scope.label if e.scope else None, len(e.layers))
+    named = e.scope is not None and e.kind != "iteration"
+    return (e.kind, e.scope.stem if named else None, e.scope.label if named else None, len(e.layers))
 
 
 def runs(items: list[Element]) -> list[list[Element]]:
@@ -238,11 +292,23 @@ def runs(items: list[Element]) -> list[list[Element]]:
 
 
 def fold(net, run: list[Element]) -> Element:
-    """One element for a run of equal units: `bottleneck2:bottleneck6`, `bottleneck(256, 1) ×5`."""
-    first, last = run[0], run[-1]
+    """One element for a run of equal units: `bottleneck2:bottleneck6`, `bottleneck(256, 1) ×5`;
+    `conv1:relu2`, `[conv(64, 3, padding=1) → relu] ×2`."""
+    first, last = _first(run[0]), _last(run[-1])
     nodes = [n for e in run for n in e.layers]
     return Element(net, "fold", f"{first.path}:{last.name}", f"{first.name}:{last.name}", nodes,
-                   f"{first.description} ×{len(run)}", units=run)
+                   f"{run[0].description} ×{len(run)}", units=run)
+
+
+def folds_in(net, items: list[Element]):
+    """The folds and iterations of a sequence of units, looking into iterations (not named scopes)."""
+    for run in runs(items):
+        if len(run) > 1:
+            yield fold(net, run)
+        for e in run:
+            if e.kind == "iteration":
+                yield e
+                yield from folds_in(net, e.units)
 
 
 # ---- finding an element by path
@@ -253,7 +319,7 @@ def find(net, path: str) -> Element:
         raise ArchError("E750", f"an element's path is a dotted name, not {path!r}", None,
                         hint="e.g. net[\"layer3\"] or net.find(\"layer3.bottleneck1\")")
     head, sep, last = path.partition(":")
-    items = elements(net, net.root)
+    items, scope = elements(net, net.root), net.root
     parts = head.split(".")
     for depth, part in enumerate(parts):
         found = next((e for e in items if e.name == part), None)
@@ -262,14 +328,15 @@ def find(net, path: str) -> Element:
         if depth == len(parts) - 1:
             if not sep:
                 return found
-            run = _run_to(items, found, last)
+            ranged = next((f for f in folds_in(net, units(net, scope)) if f.path == path), None)
+            run = ranged or _run_to(items, found, last)
             if run:
-                return fold(net, run)
+                return ranged or fold(net, run)
             break
         if found.scope is None:
             break
-        items = elements(net, found.scope)
-    raise _not_found(net, path, items)
+        items, scope = elements(net, found.scope), found.scope
+    raise _not_found(net, path, items, scope)
 
 
 def _run_to(items: list[Element], first: Element, last: str) -> list[Element] | None:
@@ -300,10 +367,10 @@ def named_paths(net) -> list[str]:
     return out
 
 
-def _not_found(net, path: str, where: list[Element]) -> ArchError:
-    """E750, with the closest paths: among the elements where the look-up stopped (and their
+def _not_found(net, path: str, where: list[Element], scope: Scope) -> ArchError:
+    """E750, with the closest paths: among the elements where the look-up stopped (and its
     folds), else any element of the same last name, else the top level."""
-    local = [e.path for e in where] + [fold(net, run).path for run in runs(where) if len(run) > 1]
+    local = [e.path for e in where] + [f.path for f in folds_in(net, units(net, scope))]
     close = difflib.get_close_matches(path, local, n=3, cutoff=0.6)
     if not close:  # the right name at another depth (`bottleneck2` for `layer3.bottleneck2`)
         tail = path.rsplit(".", 1)[-1]

@@ -118,23 +118,31 @@ def depth_rows(net, depth: int, within=None) -> list[tuple[int, object, bool]]:
     of equal units there is one row (`bottleneck2:bottleneck6`, `bottleneck(256, 1) ×5`). An open
     scope's row carries its totals too, before its contents: the rows that are not open add up
     to the network's totals."""
-    from archlang.analysis.elements import elements, fold, runs
+    from archlang.analysis.elements import fold, runs, units
 
     check_depth(depth)
     rows: list[tuple[int, object, bool]] = []
 
-    def walk(items, level: int) -> None:
-        for run in runs(items) if level > 1 or within is None or within.kind != "fold" else [[e] for e in items]:
+    def walk(items, level: int, fold_here: bool = True) -> None:
+        for run in runs(items) if fold_here else [[e] for e in items]:
             if len(run) > 1 and level >= depth:
                 rows.append((level, fold(net, run), False))
                 continue
             for e in run:
+                if e.kind == "iteration":  # an iteration has no name: its contents stand in its place
+                    walk(e.units, level)
+                    continue
                 is_open = e.scope is not None and level < depth
                 rows.append((level, e, is_open))
                 if is_open:
-                    walk(e.children, level + 1)
+                    walk(units(net, e.scope), level + 1)
 
-    walk(elements(net, net.root) if within is None else within.children or [within], 1)
+    if within is None:
+        walk(units(net, net.root), 1)
+    elif within.scope is not None and within.kind != "iteration":
+        walk(units(net, within.scope), 1)
+    else:  # a fold's or an iteration's units one by one; a layer itself
+        walk(within.units or [within], 1, fold_here=False)
     return rows
 
 
