@@ -315,3 +315,25 @@ def test_element_summary(resnet50):
     fold = resnet50["layer3.bottleneck2:bottleneck6"].summary()
     assert all(f"layer3.bottleneck{i} " in fold for i in range(2, 7))  # a fold's table lists its units
     assert "fc(1000)" in resnet50["fc"].summary()
+
+
+def test_vgg_folds_equal_iterations():
+    """VGG's stages are repeats of `[conv → relu]`: equal iterations fold into one row each, and
+    the two last stages (equal as a whole) into one; torchvision's VGG-16 has the same convolutions."""
+    torchvision = pytest.importorskip("torchvision")
+    net = archlang.load(SPECS / "vgg16.arch")
+    from archlang.analysis.summary import depth_rows
+
+    rows = [(e.path, e.description) for _, e, _ in depth_rows(net, 2)]
+    assert len(rows) == 14
+    assert ("features.conv1:relu2", "[conv(64, 3, padding=1) → relu] ×2") in rows
+    assert ("features.conv8:maxpool5", "[[conv(512, 3, padding=1) → relu] ×3 → maxpool(2)] ×2") in rows
+    assert ("classifier.fc1:dropout2", "[fc(4096) → relu → dropout(0.5)] ×2") in rows
+    reference = torchvision.models.vgg16().features
+    first_stage = sum(p.numel() for p in reference[:4].parameters())  # conv, relu, conv, relu
+    last_two = sum(p.numel() for p in reference[17:].parameters())
+    assert net["features.conv1:relu2"].params == first_stage
+    assert net["features.conv8:maxpool5"].params == last_two
+    assert [c.path for c in net["features.conv8:maxpool5"].children] == ["features.conv8:maxpool4",
+                                                                        "features.conv11:maxpool5"]
+    assert net["features.conv8:maxpool4"]["conv9"].path == "features.conv9"
