@@ -115,11 +115,21 @@ class Network:
 
     __getitem__ = find
 
+    def __contains__(self, path) -> bool:
+        try:
+            self.find(path)
+        except ArchError:
+            return False
+        return True
+
     def elements(self) -> list:
-        """The top-level elements, in order (each with `.children`)."""
+        """The top-level elements, in order (each with `.children`); iterating a network gives them too."""
         from archlang.analysis.elements import elements
 
         return elements(self, self.root)
+
+    def __iter__(self):
+        return iter(self.elements())
 
     def memory(self, batch: int = 1, optimizer: str = "adamw", dtype: str = "float32",
                momentum: float | None = None):

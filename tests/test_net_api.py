@@ -177,6 +177,13 @@ def test_not_found_names_close_paths(resnet50, path, suggested):
     assert "Traceback" not in info.value.format()
 
 
+def test_membership_and_iteration(resnet50):
+    assert "layer3.bottleneck2" in resnet50 and "layer9" not in resnet50 and 3 not in resnet50
+    assert [e.path for e in resnet50][5:9] == ["layer1", "layer2", "layer3", "layer4"]
+    assert [e.name for e in resnet50["layer1"]] == ["bottleneck1", "bottleneck2", "bottleneck3"]
+    assert "main" in resnet50["layer1.bottleneck1"] and "mian" not in resnet50["layer1.bottleneck1"]
+
+
 def test_nothing_inside_a_layer(resnet50):
     with pytest.raises(archlang.ArchError, match="is a layer"):
         resnet50["fc"]["weight"]

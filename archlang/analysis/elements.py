@@ -1,12 +1,13 @@
 """Elements of a network: one layer, one named scope (a block call, a labelled group, a
-branch), or a fold of equal consecutive units, with the figures of all the layers it holds.
+branch), one iteration of a repeat, or a fold of equal consecutive units, with the figures
+of all the layers it holds.
 
 `net["layer3"]` and `net.find("layer3.bottleneck2")` return an `Element`; the folded summary
 (`net.summary(depth=2)`) is a walk over them. Names are the dotted paths of the summary and
 the PyTorch `state_dict`. Repeats, their iterations and unlabelled groups have no name: their
 contents are elements of the enclosing scope, as in the naming rule of archlang.ir.graph.
-A fold is written `FIRST:LAST` (`layer3.bottleneck2:bottleneck6`), as `archlang render --expand`
-takes it.
+An iteration of several elements, and a fold, are written `FIRST:LAST` (`layer3.bottleneck2:bottleneck6`,
+VGG's `features.conv1:relu2`), as `archlang render --expand` takes them.
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ class Element:
     def __init__(self, net, kind: str, path: str, name: str, nodes: list[LayerNode], description: str | None,
                  scope: Scope | None = None, units: list["Element"] | None = None):
         self.net = net
-        self.kind = kind  # layer | block | group | branch | fold
+        self.kind = kind  # layer | block | group | branch | iteration | fold
         self.path, self.name = path, name
         self.layers: list[LayerNode] = nodes  # every layer it holds, in elaboration order
         self._description = description
         self.scope = scope
-        self.units = units or []  # a fold's elements
+        self.units = units or []  # a fold's units, an iteration's elements
 
     @property
     def description(self) -> str:
@@ -111,7 +112,8 @@ class Element:
     # ---- inside
     @property
     def children(self) -> list["Element"]:
-        """What it holds, one level down: layers and named scopes (a fold: its units)."""
+        """What it holds, one level down: layers and named scopes (a fold: its units; an iteration: its
+        elements)."""
         if self.kind in ("fold", "iteration"):
             return list(self.units)
         if self.scope is None:
@@ -125,6 +127,16 @@ class Element:
                             hint="look up a block, a labelled group or a branch instead")
         return find(self.net, f"{self.path}.{path}" if not self.units else _inside_fold(self, path))
 
+    def __iter__(self):
+        return iter(self.children)
+
+    def __contains__(self, path) -> bool:
+        try:
+            self[path]
+        except ArchError:
+            return False
+        return True
+
     def summary(self, depth: int = 1) -> str:
         """The table of what it holds, folded to `depth` levels, with its totals (a layer: its own row)."""
         from archlang.analysis.summary import depth_table
@@ -137,7 +149,7 @@ class Element:
             "input_shapes": [list(s) for s in self.input_shapes], "output_shape": list(self.output_shape),
             "params": self.params, "buffers": self.buffers, "macs": self.macs,
             "receptive_field": list(self.receptive_field), "memory_bytes": self.activation_bytes,
-            "layers": len(self.layers), "units": len(self.units) or 1,
+            "layers": len(self.layers), "units": len(self.units) if self.kind == "fold" else 1,
             "children": [c.path for c in self.children],
         }
 
