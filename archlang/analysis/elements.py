@@ -268,20 +268,10 @@ def signature(e: Element) -> tuple | None:
     cached = e.__dict__.get("_signature")
     if cached is None:
         first = e.layers[0].id
-        inside = tuple((describe(n.layer), n.implicit, n.label, _within(n.scope, e.scope),
+        inside = tuple((describe(n.layer), n.implicit, n.label, n.scope.named_chain(e.scope),
                         tuple(i - first if i >= first else "out" for i in n.inputs)) for n in e.layers)
         cached = e.__dict__["_signature"] = _head(e) + (inside,)
     return cached
-
-
-def _within(scope: Scope, root: Scope) -> tuple:
-    """The named scopes from `root` down to `scope`, by kind, block and label (not by name)."""
-    out = []
-    while scope is not None and scope is not root:
-        if not scope.transparent:
-            out.append((scope.kind, scope.stem, scope.label))
-        scope = scope.parent
-    return tuple(out)
 
 
 def _head(e: Element) -> tuple:
