@@ -48,7 +48,7 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
                    "equal units folded into one row (1: the top level); default: every layer")
     p.add_argument("--batch", type=int, metavar="B", help="add the memory a batch of B needs: training "
                    "(activations, parameters, gradients, optimizer state) and inference")
-    p.add_argument("--optimizer", default="adamw", metavar="NAME",
+    p.add_argument("--optimizer", metavar="NAME",
                    help="optimizer state for --batch: sgd (with momentum), adam, adamw (default), none")
 
     p = sub.add_parser("render", help="draw the network (svg, png, pdf, dot, json, html)")
@@ -139,8 +139,11 @@ def cmd_check(args) -> int:
 
 
 def cmd_summary(args) -> int:
+    if args.optimizer is not None and args.batch is None:
+        raise ArchError("E752", "--optimizer is for the memory estimate, which needs a batch size", None,
+                        hint=f"add --batch, e.g. --batch 64 --optimizer {args.optimizer}")
     net = _load(args)
-    memory = net.memory(batch=args.batch, optimizer=args.optimizer) if args.batch is not None else None
+    memory = net.memory(batch=args.batch, optimizer=args.optimizer or "adamw") if args.batch is not None else None
     if args.json:
         out = net.to_dict(depth=args.depth)
         if memory is not None:

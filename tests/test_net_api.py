@@ -214,6 +214,8 @@ def test_memory_errors(resnet18, capsys):
         assert info.value.code == code
     assert main(["summary", str(SPECS / "resnet18.arch"), "--batch", "-3"]) == 1
     assert "error[E752]" in capsys.readouterr().err
+    assert main(["summary", str(SPECS / "resnet18.arch"), "--optimizer", "sgd"]) == 1  # no --batch
+    assert "add --batch" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["resnet18", "densenet121", "vgg11"])
