@@ -228,9 +228,13 @@ def test_torchinfo_estimate_matches_torchinfo(name):
     stats = torchinfo.summary(getattr(torchvision.models, name)(), input_size=(batch, 3, 224, 224), verbose=0,
                               device="cpu")
     theirs = stats.total_input + stats.total_output_bytes + stats.total_param_bytes
-    m = archlang.load(SPECS / f"{name}.arch").memory(batch=batch)
+    net = archlang.load(SPECS / f"{name}.arch")
+    m = net.memory(batch=batch)
     assert 0 <= theirs - m.torchinfo_total <= 64
     assert stats.total_param_bytes == m.parameters
+    if name == "resnet18":  # and for the compiled model
+        ours = torchinfo.summary(net.to_torch(), input_size=(batch, 3, 224, 224), verbose=0, device="cpu")
+        assert 0 <= ours.total_input + ours.total_output_bytes + ours.total_param_bytes - m.torchinfo_total <= 64
     # the training total counts what torchinfo leaves out (gradients, optimizer state, buffers, the
     # outputs of layers without parameters) and not what it doubles; README gives the figures
     assert m.training_total > m.parameters * 4
