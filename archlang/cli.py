@@ -44,6 +44,12 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="a table of layers, shapes, params, MACs, receptive field")
     _common(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--depth", type=int, metavar="N", help="one row per element down to N levels of blocks, "
+                   "equal units folded into one row (1: the top level); default: every layer")
+    p.add_argument("--batch", type=int, metavar="B", help="add the memory a batch of B needs: training "
+                   "(activations, parameters, gradients, optimizer state) and inference")
+    p.add_argument("--optimizer", metavar="NAME",
+                   help="optimizer state for --batch: sgd (with momentum), adam, adamw (default), none")
 
     p = sub.add_parser("render", help="draw the network (svg, png, pdf, dot, json, html)")
     _common(p)
@@ -133,8 +139,18 @@ def cmd_check(args) -> int:
 
 
 def cmd_summary(args) -> int:
+    if args.optimizer is not None and args.batch is None:
+        raise ArchError("E752", "--optimizer is for the memory estimate, which needs a batch size", None,
+                        hint=f"add --batch, e.g. --batch 64 --optimizer {args.optimizer}")
     net = _load(args)
-    print(json.dumps(net.to_dict(), indent=2) if args.json else net.summary())
+    memory = net.memory(batch=args.batch, optimizer=args.optimizer or "adamw") if args.batch is not None else None
+    if args.json:
+        out = net.to_dict(depth=args.depth)
+        if memory is not None:
+            out["memory"] = memory.to_dict()
+        print(json.dumps(out, indent=2))
+    else:
+        print(net.summary(depth=args.depth) + (f"\n{memory.table()}" if memory is not None else ""))
     return 0
 
 
