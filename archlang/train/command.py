@@ -157,10 +157,9 @@ def _guarded(work: Callable[[], int], info: distributed.DistInfo) -> int:
     """Run ``work``; a user-facing error (anything with ``.format()``) becomes exit 1."""
     try:
         return work()
-    except KeyboardInterrupt:
-        if info.is_main:
-            print("\ninterrupted; RUN_DIR keeps the last finished epoch's checkpoint",
-                  file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if info.is_main:  # one line; train() says what RUN_DIR holds now
+            print("\n" + getattr(exc, "message", "interrupted"), file=sys.stderr)
         return 130
     except Exception as exc:
         if not callable(getattr(exc, "format", None)):
