@@ -242,7 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     with safe_output():  # names and text from specs and data never reach the terminal as escapes
-        return _run(_parser(command).parse_args(argv), program)
+        try:
+            args = _parser(command).parse_args(argv)  # `train` and `eval` import torch here: seconds
+        except KeyboardInterrupt:
+            print("archlang: interrupted", file=sys.stderr)
+            return 130
+        return _run(args, program)
 
 
 def _run(args, program: bool) -> int:

@@ -200,6 +200,7 @@ def rewrite_metrics(path: Path, history: list[dict]) -> None:
 RUN_FILES = (CHECKPOINT, BEST, METRICS, "curves.png", "config.json", "spec.arch")
 STAGING = ".new-run"      # a replacing run's files until its first checkpoint is complete
 PREVIOUS = ".previous-run"  # the replaced run's files during the swap, then deleted
+MOVED = ".all-moved"  # in PREVIOUS once every file of the replaced run is there
 
 
 def holds_run(run_dir: Path) -> bool:
@@ -226,11 +227,13 @@ def recover_swap(run_dir: Path) -> None:
     staging, previous = run_dir / STAGING, run_dir / PREVIOUS
     if previous.is_dir():
         if (staging / CHECKPOINT).exists():
-            for name in RUN_FILES:  # the new files moved so far
-                if not (previous / name).exists():
-                    (run_dir / name).unlink(missing_ok=True)
+            if (previous / MOVED).exists():  # every old file is in PREVIOUS: the rest are new ones
+                for name in RUN_FILES:
+                    if not (previous / name).exists():
+                        (run_dir / name).unlink(missing_ok=True)
             for path in previous.iterdir():
-                os.replace(path, run_dir / path.name)
+                if path.name in RUN_FILES:
+                    os.replace(path, run_dir / path.name)
         else:
             for path in staging.iterdir() if staging.is_dir() else ():
                 os.replace(path, run_dir / path.name)
@@ -252,6 +255,7 @@ def swap_in(staging: Path, run_dir: Path) -> None:
         for name in RUN_FILES:
             if (run_dir / name).exists():
                 os.replace(run_dir / name, previous / name)
+        (previous / MOVED).touch()
         _fsync_dir(previous)
         _fsync_dir(run_dir)
         for path in sorted(staging.iterdir(), key=lambda p: p.name == CHECKPOINT):  # the checkpoint last
