@@ -14,7 +14,7 @@ from typing import Callable
 
 from . import distributed
 from .config import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_OPTIMIZER, DEVICES,
-                     OPTIMIZERS, SCHEDULERS, ModelSource, TrainConfig, TrainError)
+                     INIT_SCHEMES, OPTIMIZERS, SCHEDULERS, ModelSource, TrainConfig, TrainError)
 from .evaluation import EVAL_BATCH, evaluate, format_report
 from .loop import train
 
@@ -45,7 +45,25 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                         help="where the run's files go (default: runs/<network name>)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in RUN_DIR from its checkpoint.pt")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the run already in RUN_DIR (without it, train refuses); the earlier "
+                             "run stays until the new one has saved its first epoch")
+    _init_options(parser)
     return parser
+
+
+def _init_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--init", metavar="WEIGHTS",
+                        help="start from these weights: a run directory or its checkpoint, a state_dict "
+                             "file or a torchvision .pth (matched by name, then by position; entries "
+                             "that do not fit, such as another number of classes, keep a fresh init)")
+    parser.add_argument("--freeze", metavar="PATH", nargs="+", default=[],
+                        help="scopes that do not train (state_dict prefixes, * and ? as in file names)")
+    parser.add_argument("--unfreeze", metavar="PATH", nargs="+", default=[],
+                        help="scopes taken back out of --freeze: --freeze '*' --unfreeze fc trains fc only")
+    parser.add_argument("--init-scheme", choices=INIT_SCHEMES, default="auto",
+                        help="fresh weights: auto follows the network's family by name (ResNet*, VGG*, "
+                             "DenseNet* as torchvision initialises them; others PyTorch's defaults)")
 
 
 def _data_options(parser: argparse.ArgumentParser) -> None:
@@ -115,7 +133,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         optimizer=args.optimizer, momentum=args.momentum, weight_decay=args.weight_decay,
         l1=args.l1, scheduler=args.scheduler, augment=args.augment, seed=args.seed,
         device=args.device, amp=args.amp, channels_last=args.channels_last,
-        compile=args.compile, workers=args.workers, out=args.out, resume=args.resume)
+        compile=args.compile, workers=args.workers, out=args.out, resume=args.resume, force=args.force,
+        init=args.init, freeze=tuple(args.freeze), unfreeze=tuple(args.unfreeze), init_scheme=args.init_scheme)
 
 
 def run_train(args: argparse.Namespace, model_source_factory: Factory) -> int:
@@ -143,6 +162,13 @@ def run_eval(args: argparse.Namespace, model_source_factory: Factory) -> int:
         return 0
 
     return _guarded(work, distributed.DistInfo())
+
+
+def run_predict_command(args: argparse.Namespace) -> int:
+    """``archlang predict``: a table or JSON lines; 1 if an image could not be read."""
+    from .predict import run_predict
+
+    return _guarded(lambda: run_predict(args), distributed.DistInfo())
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -196,7 +222,10 @@ def worker_argv(args: argparse.Namespace, argv: list[str] | None = None) -> list
         if value is None or value == default:
             continue
         flag = "--" + name.replace("_", "-")
-        line += [flag] if value is True else [flag, str(value)]
+        if isinstance(value, (list, tuple)):
+            line += [flag, *map(str, value)] if value else []
+        else:
+            line += [flag] if value is True else [flag, str(value)]
     for name, value in _overrides(args).items():
         line += ["--set", f"{name}={value}"]
     return line

@@ -127,6 +127,9 @@ def _setup(source: ModelSource, cfg: TrainConfig, info: DistInfo, device: torch.
     reporter = Reporter(enabled=info.is_main)
     _check_settings(cfg, info, device)
     check_task(source)  # a segmentation map or an image out is refused before any data is read
+    run_dir = Path(cfg.out) if cfg.out else default_run_dir(source.name)
+    if not (cfg.resume or cfg.force) and ckpt.holds_run(run_dir):
+        raise _taken(run_dir)  # before the data is read: that can take minutes
     data = prepare(cfg.data, tuple(source.input_shape))
     check_fit(source, data.num_classes, cfg.data)
     reporter.info(data.description)
@@ -145,8 +148,7 @@ def _setup(source: ModelSource, cfg: TrainConfig, info: DistInfo, device: torch.
     if frozen:
         reporter.info(frozen)
     _seed_everything(derived_seed(cfg.seed, info.rank, 2))  # per-rank dropout streams
-    run = Run(cfg, source, info, device, reporter, data,
-              Path(cfg.out) if cfg.out else default_run_dir(source.name), raw_model)
+    run = Run(cfg, source, info, device, reporter, data, run_dir, raw_model)
     run.write_dir = run.run_dir
     _loaders(run)
     run.optimizer = _optimizer(cfg, raw_model)
@@ -219,9 +221,7 @@ def _prepare_files(run: Run, need_bytes: int) -> None:
                              "train without --resume first, or point --out at an earlier run")
     elif ckpt.holds_run(run.run_dir):
         if not run.cfg.force:
-            raise TrainError(f"{run.run_dir} already holds a run ({ckpt.describe_run(run.run_dir)})",
-                             "--resume continues it, --force replaces it (the earlier run stays until the "
-                             "new one has saved its first epoch), or choose another --out")
+            raise _taken(run.run_dir)
         run.reporter.note(f"replacing the earlier run in {run.run_dir} once this one has saved its first epoch")
         run.write_dir = run.run_dir / ckpt.STAGING
         try:
@@ -231,6 +231,12 @@ def _prepare_files(run: Run, need_bytes: int) -> None:
                              "choose another --out") from exc
     ckpt.write_json(run.write_dir / "config.json", _config_record(run))
     ckpt.write_atomic(run.write_dir / "spec.arch", run.source.source_text.encode())
+
+
+def _taken(run_dir: Path) -> TrainError:
+    return TrainError(f"{run_dir} already holds a run ({ckpt.describe_run(run_dir)})",
+                      "--resume continues it, --force replaces it (the earlier run stays until the "
+                      "new one has saved its first epoch), or choose another --out")
 
 
 def _config_record(run: Run) -> dict:

@@ -20,6 +20,12 @@ class SpecSource:
         self.parameters = dict(net.settings)  # for hints such as `--set classes=3`
         self.final_layer = _final_layer(net)
 
+    def build(self, device=None, dtype=None):
+        return self.net.to_torch(device=device, dtype=dtype)
+
+    def output_error(self, message: str, hint: str | None = None) -> Exception:
+        return self.net.error_at_output(message, hint)
+
 
 SHAPE_ONLY = {"flatten", "identity", "dropout", "reshape", "unflatten"}
 
@@ -31,8 +37,3 @@ def _final_layer(net: Network) -> str:
         node = net.nodes[node.inputs[0]]
     return node.type
 
-    def build(self, device=None, dtype=None):
-        return self.net.to_torch(device=device, dtype=dtype)
-
-    def output_error(self, message: str, hint: str | None = None) -> Exception:
-        return self.net.error_at_output(message, hint)
