@@ -9,7 +9,9 @@ source.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from typing import Callable
 
 from . import distributed
@@ -116,15 +118,60 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
 
 def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     text = "evaluate a training checkpoint on the validation split"
-    parser = subparsers.add_parser("eval", help=text, description=text)
-    parser.add_argument("--checkpoint", metavar="CKPT", required=True,
-                        help="best.pt or checkpoint.pt, or a run directory (uses its best.pt)")
-    parser.add_argument("--data", metavar="SOURCE", default="digits",
-                        help="the data the model was trained on (default: digits)")
+    parser = subparsers.add_parser(
+        "eval", help=text, description=text,
+        epilog="`archlang eval RUN_DIR` takes the run's spec.arch, best.pt, data source and input shape; "
+               "with FILE --checkpoint RUN_DIR|CKPT, the data source, --set values and input shape "
+               "come from the run's config.json unless given again.")
+    parser.add_argument("--checkpoint", metavar="CKPT",
+                        help="best.pt or checkpoint.pt, or a run directory (uses its best.pt); "
+                             "default: FILE when it is a run directory")
+    parser.add_argument("--data", metavar="SOURCE",
+                        help="the data the model was trained on (default: the run's, else digits)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="(default: auto)")
     parser.add_argument("--batch-size", metavar="B", type=int, default=EVAL_BATCH,
                         help=f"(default: {EVAL_BATCH})")
     return parser
+
+
+def eval_from_run(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill what ``archlang eval`` was not given from the run: spec, checkpoint, data, --set, input shape.
+
+    FILE may be the run directory itself (its spec.arch already builds the trained network,
+    values included); otherwise the run is the one --checkpoint names.
+    """
+    args = argparse.Namespace(**vars(args))
+    given = Path(args.file)
+    run_dir = None
+    if given.is_dir():
+        run_dir = given
+        if not (given / "spec.arch").is_file():
+            raise TrainError(f"{given} is a directory without spec.arch, not a run directory",
+                             "pass a spec file and --checkpoint, or a directory written by `archlang train`")
+        args.file = str(given / "spec.arch")
+        args.checkpoint = args.checkpoint or str(given)
+    elif args.checkpoint:
+        where = Path(args.checkpoint)
+        run_dir = where if where.is_dir() else where.parent
+    if not args.checkpoint:
+        raise TrainError("eval needs --checkpoint CKPT (or a run directory in place of FILE)",
+                         "e.g. archlang eval runs/LeNet5, or archlang eval spec.arch --checkpoint runs/LeNet5")
+    record = _run_config(run_dir) if run_dir is not None else {}
+    if args.data is None:
+        args.data = (record.get("settings") or {}).get("data") or "digits"
+    if not getattr(args, "input_shape", None) and record.get("input_shape"):
+        args.input_shape = "x".join(str(d) for d in record["input_shape"])
+    if not getattr(args, "overrides", None) and record.get("overrides") and not given.is_dir():
+        args.overrides = [f"{k}={v}" for k, v in record["overrides"].items()]
+    return args
+
+
+def _run_config(run_dir: Path) -> dict:
+    try:
+        record = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -154,6 +201,8 @@ def run_train(args: argparse.Namespace, model_source_factory: Factory) -> int:
 def run_eval(args: argparse.Namespace, model_source_factory: Factory) -> int:
     """``archlang eval``; prints loss, accuracy and the confusion matrix."""
     def work() -> int:
+        filled = eval_from_run(args)
+        vars(args).update(vars(filled))  # the factory reads --set and --input from args
         source = model_source_factory(args.file, _overrides(args))
         result = evaluate(source, args.checkpoint, args.data, device=args.device,
                           batch_size=args.batch_size)
