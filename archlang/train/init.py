@@ -101,7 +101,7 @@ class InitReport:
     by_position: list[tuple[str, str]] = field(default_factory=list)  # (destination, source)
     initialised: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    shapes: dict = field(default_factory=dict)
+    shapes: dict = field(default_factory=dict)  # (side, name) -> "10×84"
 
     @property
     def loaded(self) -> int:
@@ -112,13 +112,13 @@ class InitReport:
         lines = [f"init: {self.path}: loaded {self.loaded} of {total} entries "
                  f"({len(self.by_name)} by name, {len(self.by_position)} by position)"]
         if self.initialised:
-            lines.append(f"  initialised (no source entry fits): {self._names(self.initialised)}")
+            lines.append(f"  initialised (no source entry fits): {self._names(self.initialised, 'dst')}")
         if self.skipped:
-            lines.append(f"  skipped from the source: {self._names(self.skipped)}")
+            lines.append(f"  skipped from the source: {self._names(self.skipped, 'src')}")
         return "\n".join(lines)
 
-    def _names(self, names: list[str]) -> str:
-        shown = [f"{n} ({self.shapes[n]})" if n in self.shapes else n for n in names[:SHOWN]]
+    def _names(self, names: list[str], side: str) -> str:
+        shown = [f"{n} ({self.shapes[side, n]})" for n in names[:SHOWN]]
         more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
         return ", ".join(shown) + more
 
@@ -172,8 +172,8 @@ def match_entries(source: dict[str, torch.Tensor], target: dict[str, torch.Tenso
             paired_target.add(dst)
     report.initialised = [n for n in left_target if n not in paired_target]
     report.skipped = [n for n in left_source if n not in paired_source]
-    report.shapes = {n: _dims(target[n]) for n in report.initialised}
-    report.shapes.update({n: _dims(source[n]) for n in report.skipped})
+    report.shapes = {("dst", n): _dims(target[n]) for n in report.initialised}
+    report.shapes.update({("src", n): _dims(source[n]) for n in report.skipped})
     return report
 
 
