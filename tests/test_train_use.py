@@ -362,6 +362,9 @@ def test_a_segmentation_map_is_refused(tmp_path, capsys):
                     " -> conv(classes, 1)\n")
     code, _, err = cli(capsys, "train", spec, "--data", "digits")
     assert code == 1 and "outputs 3×16×16" in err and "segmentation" in err
+    spec.write_text("network Pooled:\n    input(1, 8, 8)\n    -> conv(10, 3) -> gap\n")
+    code, _, err = cli(capsys, "train", spec, "--data", "digits")
+    assert code == 1 and "outputs 10×1×1" in err and "end the network with a flatten" in err
 
 
 def test_a_final_softmax_and_a_class_count_get_their_fix(tmp_path, capsys):

@@ -39,6 +39,10 @@ def check_task(source: ModelSource) -> None:
     meaningless.
     """
     shape, given = tuple(source.output_shape), tuple(source.input_shape)
+    if len(shape) == 3 and shape[1:] == (1, 1):
+        raise source.output_error(
+            f"network '{source.name}' outputs {_dims(shape)}: class scores still shaped as a 1×1 map",
+            "end the network with a flatten")
     if len(shape) >= 2:
         what = ("an image or a per-pixel map (a generator's or a segmentation network's output)"
                 if len(shape) == 3 else "a map, not a vector")
