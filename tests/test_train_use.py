@@ -316,33 +316,54 @@ if not Path(ARCHLANG[0]).is_file():
     ARCHLANG = [sys.executable, "-m", "archlang"]
 
 
-def _interrupt(argv, ready) -> subprocess.CompletedProcess:
-    proc = subprocess.Popen([*ARCHLANG, *map(str, argv)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+def _interrupt(argv, ready, logs: Path) -> subprocess.CompletedProcess:
+    """Run ``archlang ARGV``, send SIGINT once ``ready(proc, stdout_file)`` holds, collect the output."""
+    out, err = logs / "out.txt", logs / "err.txt"
+    with open(out, "w") as o, open(err, "w") as e:
+        proc = subprocess.Popen([*ARCHLANG, *map(str, argv)], stdout=o, stderr=e, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     for _ in range(60_000):
-        if ready(proc) or proc.poll() is not None:
+        if ready(proc, out) or proc.poll() is not None:
             break
         time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out.read_text(), err.read_text())
 
 
-def _importing_torch(proc) -> bool:
+def _importing_torch(proc, out) -> bool:
     try:
         return "libtorch" in Path(f"/proc/{proc.pid}/maps").read_text()
     except OSError:
         return False
 
 
+def _data_read(proc, out) -> bool:
+    return "data:" in out.read_text()
+
+
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="watches the process through /proc")
-@pytest.mark.parametrize("command", ["train", "eval"])
-def test_ctrl_c_while_starting_prints_one_line(digits_run, tmp_path, command):
-    argv = ["train", LENET, "--out", tmp_path / "run"] if command == "train" else ["eval", digits_run]
-    done = _interrupt(argv, _importing_torch)
+@pytest.mark.parametrize("command, moment", [("train", "importing"), ("eval", "importing"), ("train", "data read"),
+                                             ("train --force", "data read")])
+def test_ctrl_c_in_the_first_seconds_prints_one_line(digits_run, tmp_path, command, moment):
+    run = tmp_path / "run"
+    argv = ["eval", digits_run] if command == "eval" else ["train", LENET, "--out", run, "--epochs", "1"]
+    if command == "train --force":
+        run = digits_run
+        argv = ["train", LENET, "--out", run, "--epochs", "1", "--force"]
+    before = {p.name: p.read_bytes() for p in run.iterdir()} if run.exists() else {}
+    done = _interrupt(argv, _importing_torch if moment == "importing" else _data_read, tmp_path)
     assert done.returncode == 130, done.stderr
-    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
-    assert not (tmp_path / "run").exists() or not ckpt.holds_run(tmp_path / "run")
+    lines = done.stderr.strip().splitlines()
+    assert "Traceback" not in done.stderr and len(lines) == 1, done.stderr
+    if command == "train --force":
+        assert lines[0] == f"interrupted before this run saved an epoch; the earlier run in {run} is unchanged"
+    elif moment == "data read":
+        assert lines[0] == f"interrupted before the first epoch was saved; {run} holds no checkpoint"
+    else:
+        assert lines[0] == "archlang: interrupted"
+    after = {p.name: p.read_bytes() for p in run.iterdir()} if run.exists() else {}
+    assert after == before if before else not ckpt.holds_run(run)
 
 
 # ---------------------------------------------------------------- what the trainer refuses or warns about
