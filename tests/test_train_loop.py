@@ -223,6 +223,16 @@ def test_a_run_directory_is_replaced_only_with_force(tmp_path, small_digits, cap
     assert torch.load(run / "checkpoint.pt", weights_only=True)["epoch"] == 1
 
 
+def test_an_unfinished_run_without_a_checkpoint_is_replaced(tmp_path, small_digits, capsys):
+    """A run killed while saving its first epoch leaves best.pt but no checkpoint: nothing to resume."""
+    run = tmp_path / "run"
+    train(tiny_source(), config(tmp_path, small_digits, epochs=2))
+    (run / "checkpoint.pt").unlink()
+    train(tiny_source(), config(tmp_path, small_digits, epochs=1))
+    assert "removed the files of an unfinished run" in capsys.readouterr().err
+    assert [m["epoch"] for m in read_metrics(run)] == [1]
+
+
 @pytest.mark.parametrize("failure", ["ctrl-c", "diverges", "disk-full"])
 def test_a_forced_run_that_fails_before_its_first_epoch_keeps_the_earlier_run(
         tmp_path, small_digits, monkeypatch, failure):

@@ -204,8 +204,22 @@ MOVED = ".all-moved"  # in PREVIOUS once every file of the replaced run is there
 
 
 def holds_run(run_dir: Path) -> bool:
-    """True when RUN_DIR has a run's checkpoint, best model or metrics."""
-    return any((run_dir / name).exists() for name in (CHECKPOINT, BEST, METRICS))
+    """True when RUN_DIR holds a run that finished an epoch (it has a checkpoint to resume).
+
+    A best.pt without checkpoint.pt is what a run killed while saving its first epoch leaves:
+    nothing to resume, and a new run replaces it without --force.
+    """
+    return (run_dir / CHECKPOINT).exists()
+
+
+def remove_unfinished(run_dir: Path) -> bool:
+    """Delete what a run that never wrote its checkpoint left (best.pt, metrics, curves); True if any."""
+    found = False
+    for name in (BEST, METRICS, "curves.png"):
+        if (run_dir / name).exists():
+            (run_dir / name).unlink()
+            found = True
+    return found
 
 
 def describe_run(run_dir: Path) -> str:

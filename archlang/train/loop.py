@@ -229,6 +229,8 @@ def _prepare_files(run: Run, need_bytes: int) -> None:
         except OSError as exc:
             raise TrainError(f"cannot write to run directory {run.run_dir}: {exc.strerror or exc}",
                              "choose another --out") from exc
+    elif ckpt.remove_unfinished(run.run_dir):
+        run.reporter.note(f"removed the files of an unfinished run in {run.run_dir} (it saved no checkpoint)")
     ckpt.write_json(run.write_dir / "config.json", _config_record(run))
     ckpt.write_atomic(run.write_dir / "spec.arch", run.source.source_text.encode())
 
