@@ -33,7 +33,14 @@ seed (the same for every --seed, so runs and `archlang eval` share one
 validation set).
 
 RUN_DIR receives metrics.jsonl, checkpoint.pt, best.pt, curves.png,
-config.json and spec.arch."""
+config.json and spec.arch. A RUN_DIR that already holds a run is refused
+unless --resume continues it or --force replaces it; a replacing run takes
+the earlier one's place only once its own first epoch is saved.
+
+--init WEIGHTS pairs entries by name, then the rest by position (both sides
+in state_dict order, aligned on their shapes); entries that fit nothing (a
+head for another number of classes) keep their fresh initialisation.
+`archlang predict RUN_DIR IMAGE...` classifies images with the result."""
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:

@@ -46,7 +46,12 @@ class TrainError(Exception):
 
 @runtime_checkable
 class ModelSource(Protocol):
-    """What training needs from a compiled spec (the core provides it)."""
+    """What training needs from a compiled spec (the core provides it).
+
+    Optional, read with getattr: ``parameters`` (the network's parameters and their values,
+    for the hint `--set classes=N`) and ``final_layer`` (the type of the last computing layer,
+    to warn about a softmax under the cross-entropy loss).
+    """
 
     name: str
     input_shape: tuple[int, ...]
