@@ -142,9 +142,12 @@ def test_predict_prepares_folder_images_as_training_did(tmp_path, capsys):
 def test_find_images_searches_folders_and_names_what_is_missing(tmp_path):
     image_folder(tmp_path / "a", per_class=2)
     (tmp_path / "empty").mkdir()
-    images, errors = find_images([str(tmp_path / "a"), str(tmp_path / "empty"), str(tmp_path / "nope")])
+    os.mkfifo(tmp_path / "fifo.png")
+    images, errors = find_images([str(tmp_path / "a"), str(tmp_path / "empty"), str(tmp_path / "nope"),
+                                  str(tmp_path / "fifo.png")])
     assert len(images) == 4 and images == sorted(images)
     assert "no images in this folder" in errors[0] and "does not exist" in errors[1]
+    assert "is not a regular file" in errors[2]
 
 
 # ---------------------------------------------------------------- eval RUN_DIR

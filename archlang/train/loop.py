@@ -128,6 +128,8 @@ def _setup(source: ModelSource, cfg: TrainConfig, info: DistInfo, device: torch.
     _check_settings(cfg, info, device)
     check_task(source)  # a segmentation map or an image out is refused before any data is read
     run_dir = Path(cfg.out) if cfg.out else default_run_dir(source.name)
+    if info.is_main and run_dir.is_dir():
+        ckpt.recover_swap(run_dir)  # a swap a kill interrupted: one whole run again
     if not (cfg.resume or cfg.force) and ckpt.holds_run(run_dir):
         raise _taken(run_dir)  # before the data is read: that can take minutes
     data = prepare(cfg.data, tuple(source.input_shape))

@@ -162,8 +162,10 @@ def find_images(arguments: list[str]) -> tuple[list[Path], list[str]]:
                 errors.append(f"error: {path}: no images in this folder "
                               f"(image files end in {', '.join(sorted(IMAGE_SUFFIXES))})")
             images += found
-        elif path.exists():
+        elif path.is_file():
             images.append(path)
+        elif path.exists():  # a FIFO or a device would block or never end
+            errors.append(f"error: {path} is not a regular file")
         else:
             errors.append(f"error: {path} does not exist")
     return images, errors
