@@ -415,3 +415,15 @@ def test_a_data_path_with_dollar_signs_draws_its_curves(tmp_path, capsys):
     code, _, err = cli(capsys, "train", spec, "--data", f"npz:{data}", "--epochs", "2", "--out", tmp_path / "r",
                        "--resume")
     assert code == 0, err
+
+
+def test_curves_are_plain_text_even_when_rcparams_ask_for_tex(tmp_path, monkeypatch):
+    matplotlib = pytest.importorskip("matplotlib")
+    from archlang.train.plot import draw_curves
+
+    monkeypatch.setitem(matplotlib.rcParams, "text.usetex", True)  # and no TeX installed, say
+    history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1 / e, "train_acc": e / 3, "val_acc": e / 4}
+               for e in (1, 2, 3)]
+    assert draw_curves(history, tmp_path / "c.png", r"Net on npz:/data/$x$/$\frac{a/b.npz")
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    assert matplotlib.rcParams["text.usetex"] is True  # the user's setting is left as it was
