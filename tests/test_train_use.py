@@ -280,7 +280,8 @@ def _conv_linear_stats(module):
     return rows
 
 
-@pytest.mark.parametrize("name, spec", [("resnet18", "resnet18.arch"), ("vgg11", "vgg11.arch")])
+@pytest.mark.parametrize("name, spec", [("resnet18", "resnet18.arch"), ("vgg11", "vgg11.arch"),
+                                        ("densenet121", "densenet121.arch")])
 def test_fresh_weights_follow_torchvision_per_layer(name, spec):
     torchvision = pytest.importorskip("torchvision")
     torch.manual_seed(0)
