@@ -428,3 +428,27 @@ def test_curves_are_plain_text_even_when_rcparams_ask_for_tex(tmp_path, monkeypa
     assert draw_curves(history, tmp_path / "c.png", r"Net on npz:/data/$x$/$\frac{a/b.npz")
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     assert matplotlib.rcParams["text.usetex"] is True  # the user's setting is left as it was
+
+
+def test_train_from_a_torchvision_pth_with_the_backbone_frozen(tmp_path, capsys):
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet18(weights=None)
+    pth = tmp_path / "resnet18.pth"
+    torch.save(reference.state_dict(), pth)
+    data = digits_npz(tmp_path / "d.npz", 120)
+    run = tmp_path / "run"
+    code, out, err = cli(capsys, "train", ROOT / "specs" / "resnet18.arch", "--set", "classes=10",
+                         "--input", "3x32x32", "--data", f"npz:{data}", "--init", pth,
+                         "--freeze", "*", "--unfreeze", "fc", "--epochs", "1", "--out", run)
+    assert code == 0, err
+    entries = len(reference.state_dict())
+    # conv1 and bn1 have torchvision's names; the rest pair by position
+    assert f"loaded {entries - 2} of {entries} entries (6 by name, {entries - 8} by position)" in out
+    assert "initialised (no source entry fits): fc.weight (10×512), fc.bias (10)" in out
+    assert "skipped from the source: fc.weight (1000×512), fc.bias (1000)" in out
+    trained = ckpt.load(run)["model"]
+    theirs = list(reference.state_dict().values())
+    for (name, tensor), ref in zip(trained.items(), theirs):
+        if not name.startswith("fc.") and not name.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            assert torch.equal(tensor, ref), name  # frozen: exactly torchvision's weights
