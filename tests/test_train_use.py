@@ -398,6 +398,13 @@ def test_a_final_softmax_and_a_class_count_get_their_fix(tmp_path, capsys):
                     " -> softmax\n")
     code, _, err = cli(capsys, "train", spec, "--epochs", "1", "--out", tmp_path / "run")
     assert code == 0 and "ends in softmax" in err and "remove the final softmax" in err
+    # predict takes a softmax's outputs as the probabilities (not the softmax of probabilities)
+    predictor = load_predictor(str(tmp_path / "run"))
+    assert predictor.output == "probabilities"
+    image = torch.randint(0, 256, (1, 1, 8, 8), dtype=torch.uint8)
+    with torch.no_grad():
+        direct = predictor.model(predictor.adapter((image, None))[0])
+    assert torch.allclose(predictor.probabilities([image]), direct)
     three = tmp_path / "three.npz"
     np.savez(three, x=np.zeros((30, 8, 8), np.uint8), y=np.arange(30) % 3)
     code, _, err = cli(capsys, "train", spec, "--data", f"npz:{three}", "--out", tmp_path / "other")
