@@ -94,16 +94,19 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("lsp", help="the language server for editors (LSP over standard input and output)")
     p.add_argument("--stdio", action="store_true", help="talk over standard input and output (the default)")
 
-    if command in ("train", "eval"):
+    if command in ("train", "eval", "predict"):
         # The trainer's options come from archlang.train, which needs torch:
         # only a training command pays for that import.
         from archlang.train.command import add_eval_parser, add_train_parser
+        from archlang.train.predict import add_predict_parser
 
         for add in (add_train_parser, add_eval_parser):
             _common(add(sub))
+        add_predict_parser(sub)
     else:
         sub.add_parser("train", help="train the network on a data set (see `archlang train --help`)")
         sub.add_parser("eval", help="evaluate a checkpoint on a data set (see `archlang eval --help`)")
+        sub.add_parser("predict", help="classify images with a trained run (see `archlang predict --help`)")
     return parser
 
 
@@ -209,6 +212,12 @@ def cmd_eval(args) -> int:
     return run_eval(args, _model_source(args))
 
 
+def cmd_predict(args) -> int:
+    from archlang.train.command import run_predict_command
+
+    return run_predict_command(args)
+
+
 def cmd_fmt(args) -> int:
     from archlang.fmt.command import run_fmt
 
@@ -223,7 +232,7 @@ def cmd_lsp(args) -> int:
 
 
 COMMANDS = {"check": cmd_check, "summary": cmd_summary, "render": cmd_render, "compile": cmd_compile,
-            "export": cmd_export, "train": cmd_train, "eval": cmd_eval, "fmt": cmd_fmt, "lsp": cmd_lsp,
+            "export": cmd_export, "train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "fmt": cmd_fmt, "lsp": cmd_lsp,
             "serve": cmd_serve}
 
 
@@ -258,7 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     with safe_output():  # names and text from specs and data never reach the terminal as escapes
-        return _run(_parser(command).parse_args(argv), program)
+        try:
+            args = _parser(command).parse_args(argv)  # `train` and `eval` import torch here: seconds
+        except KeyboardInterrupt:
+            print("archlang: interrupted", file=sys.stderr)
+            return 130
+        return _run(args, program)
 
 
 def _run(args, program: bool) -> int:
