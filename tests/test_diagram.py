@@ -55,7 +55,14 @@ def test_overview_is_one_box_per_top_level_element():
     assert not d.view.clusters
     layer3 = by_path(d, "layer3")
     assert layer3.type == "stage(bottleneck, 256, 6, 2)" and layer3.params == 7_098_368
-    assert layer3.summary == "bottleneck × (1 + 5)"  # the first unit differs: projection and stride
+    assert layer3.summary == "bottleneck ×6 (first /2)"  # the first unit differs: projection and stride
+    assert layer3.label == "stage(unit=bottleneck, c=256, blocks=6, stride=2)"  # parameters by name
+    assert by_path(d, "layer1").summary == "bottleneck ×3 (first widens)"
+    assert [by_path(d, p).label for p in ("conv1", "maxpool1", "global_avgpool1", "fc")] == [
+        "7×7 conv, 64, /2", "3×3 max pool, /2", "global avg pool", "fc 1000"]
+    spec = load("resnet50").render(labels="spec")
+    assert by_path(spec, "conv1").label == "conv(64, 7, stride=2, padding=3, bias=false)"
+    assert by_path(spec, "layer3").label == "stage(bottleneck, 256, 6, 2)"
     assert [e.shape for e in d.view.edges][:2] == [(3, 224, 224), (64, 112, 112)]
 
 
@@ -99,7 +106,7 @@ def test_identical_repetitions_fold_into_one_box():
     fold = inside[0]
     assert (fold.kind, fold.count, fold.name, fold.path) == ("fold", 2, "basic1 … basic2", "layer1.basic1:basic2")
     assert fold.type == "basic(64, 1)" and fold.unit_params == fold.params // 2
-    assert by_path(d, "layer2").summary == "" and by_path(d, "layer2").type == "stage(basic, 128, 2, 2)"
+    assert by_path(d, "layer2").summary == "basic ×2 (first /2)" and by_path(d, "layer2").type == "stage(basic, 128, 2, 2)"
 
 
 def test_a_different_first_unit_is_one_plus_n_minus_one():
@@ -108,7 +115,7 @@ def test_a_different_first_unit_is_one_plus_n_minus_one():
     assert [(b.path, b.kind, b.count) for b in inside] == [
         ("layer3.bottleneck1", "block", 1), ("layer3.bottleneck2:bottleneck36", "fold", 35)]
     assert inside[1].name == "bottleneck2 … bottleneck36" and inside[1].type == "bottleneck(256, 1)"
-    assert by_path(load("resnet152").render(), "layer3").summary == "bottleneck × (1 + 35)"
+    assert by_path(load("resnet152").render(), "layer3").summary == "bottleneck ×36 (first /2)"
 
 
 def test_folding_compares_structure_not_input_widths():
@@ -211,7 +218,7 @@ def test_input_and_set_change_the_picture_like_the_summary():
     small = archlang.load(SPECS / "resnet50.arch", input_shape="3x64x64").render()
     assert small.view.edges[0].shape == (3, 64, 64) and "3×64×64" in small.dot
     deeper = archlang.load(SPECS / "resnet.arch", overrides={"depth": "101"}).render()
-    assert by_path(deeper, "layer3").summary == "bottleneck × (1 + 22)"
+    assert by_path(deeper, "layer3").summary == "bottleneck ×23 (first /2)"
 
 
 def test_rankdir_and_theme():

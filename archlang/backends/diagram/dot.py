@@ -13,12 +13,14 @@ from html import escape
 
 from archlang.backends.diagram.style import (FONT, FONT_SIZE, MERGE_SYMBOLS, SMALL_SIZE, THEMES, cluster_attrs,
                                              fmt_shape, human, node_attrs)
+from archlang.backends.diagram.labels import legend_line
 from archlang.backends.diagram.view import Box, Cluster, View
 
 EFFORT = {"nslimit": "2", "nslimit1": "2", "mclimit": "0.6"}
 # The fallback when a layout times out: no clusters, straight edges, little search.
 CHEAP = {"nslimit": "0.5", "nslimit1": "0.5", "mclimit": "0.05", "remincross": "false", "searchsize": "10",
          "splines": "line"}
+WRAP_AT = 44  # characters of a block call per line
 MAIN_WEIGHT, SKIP_WEIGHT = 4, 1  # heavier main-path edges keep the main path straight
 
 
@@ -33,6 +35,10 @@ def to_dot(view: View, title: str, cheap: bool = False) -> str:
             "height": "0.3", "penwidth": "1.1"}
     edge = {"fontname": FONT, "fontsize": str(SMALL_SIZE), "fontcolor": theme.muted, "color": theme.edge,
             "arrowsize": "0.6", "penwidth": "1.1"}
+    note = legend_line(_texts(view))
+    if note:
+        graph["label"] = Html(f"{escape(title)}<br/>"
+                              f'<font point-size="{SMALL_SIZE}" color="{theme.muted}">{escape(note)}</font>')
     lines = [f"digraph {_q(view.network)} {{", f"  graph [{_attrs(graph)}];", f"  node [{_attrs(node)}];",
              f"  edge [{_attrs(edge)}];"]
     members = _members(view, flat=cheap)
@@ -46,6 +52,11 @@ def to_dot(view: View, title: str, cheap: bool = False) -> str:
         lines.append(f"  {e.src} -> {e.dst} [{_attrs(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _texts(view: View) -> list[str]:
+    """What the boxes say, with each fold's count, for the legend line."""
+    return [f"{b.label} {b.summary}" + (f" ×{b.count}" if b.kind == "fold" else "") for b in view.boxes]
 
 
 def _members(view: View, flat: bool = False) -> dict:
@@ -74,8 +85,8 @@ def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: 
 
 def _cluster_graph_attrs(c: Cluster, theme) -> dict:
     text = f"<b>{escape(c.name)}</b>"
-    if c.type:
-        text += f"  {escape(c.type)}"
+    if c.label or c.type:
+        text += f"  {escape(c.label or c.type)}"
     if c.params:
         text += f'  <font point-size="{SMALL_SIZE}">{human(c.params)} params</font>'
     return {"id": f"c:{c.path}", "label": Html(text), "labeljust": "l", "fontsize": str(FONT_SIZE),
@@ -101,16 +112,36 @@ def box_label(b: Box, theme) -> str:
         name += f"  <b>×{b.count}</b>"
     if b.kind in ("input", "output"):
         return _rows([name, escape(fmt_shape(b.shape))])
-    if "(" not in b.type and b.kind in ("layer",):  # `relu1 relu`: no arguments, one line
-        return _rows([f"{name}  {escape(b.type)}"])
-    lines = [name, escape(b.type)]
-    if b.summary:
+    text = b.label or b.type
+    if b.kind == "layer" and not b.named:  # `3×3 conv, 64`: what it is says enough
+        lines = [escape(text)]
+    elif b.kind == "layer" and "(" not in text and len(text) < 16:  # `relu1 relu`: one line
+        return _rows([f"{name}  {escape(text)}"])
+    elif b.summary and b.label != b.type:  # paper: what it holds, then the call in small print
+        lines = [name, escape(b.summary)] + [f"{small}{escape(t)}</font>" for t in wrap(text, WRAP_AT + 12)]
+    else:
+        lines = [name] + [escape(t) for t in wrap(text)]
+    if b.summary and b.label == b.type:
         lines.append(escape(b.summary))
     if b.params and b.unit_params:
         lines.append(f"{small}{human(b.params)} params ({human(b.unit_params)} each)</font>")
     elif b.params:
         lines.append(f"{small}{human(b.params)} params</font>")
     return _rows(lines)
+
+
+def wrap(text: str, width: int = WRAP_AT) -> list[str]:
+    """A long block call over several lines, broken after its commas."""
+    if len(text) <= width or ", " not in text:
+        return [text]
+    lines, current = [], ""
+    for part in text.split(", "):
+        if current and len(current) + len(part) + 2 > width:
+            lines.append(current + ",")
+            current = "  " + part
+        else:
+            current = f"{current}, {part}" if current else part
+    return lines + [current]
 
 
 def _rows(lines: list[str]) -> str:

@@ -52,11 +52,11 @@ def _targets(base: ViewOptions, view) -> dict:
     out = {}
     for b in view.boxes:
         if b.expandable:
-            out[f"p:{b.path}"] = ViewOptions(base.view, (b.path,), (), base.rankdir, base.theme)
+            out[f"p:{b.path}"] = base.opening((b.path,), ())
     paths = {c.id: c.path for c in view.clusters}
     for c in view.clusters:
         keep = (paths[c.parent],) if c.parent else ()
-        out[f"c:{c.path}"] = ViewOptions(base.view, keep, (c.path,), base.rankdir, base.theme)
+        out[f"c:{c.path}"] = base.opening(keep, (c.path,))
     return out
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from archlang.backends.diagram.fold import Item, chain_summary, folds_inside, items, runs, unit_text
+from archlang.backends.diagram.fold import Item, chain_summary, items, runs, unit_text
+from archlang.backends.diagram.labels import COUNT, call_text, layer_text
 from archlang.backends.diagram.options import ViewOptions, check_paths
 
 OVERVIEW_MIN = 8  # an overview this small opens its biggest element (a `features` trunk)
@@ -35,6 +36,8 @@ class Box:
     summary: str = ""  # what a collapsed scope holds, when it folds something
     expandable: bool = False
     cluster: str | None = None
+    label: str = ""  # the main text in the view's label style (paper: `3×3 conv, 64, /2`)
+    named: bool = True  # the name is worth showing (a label in the spec, a scope, a fold)
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Cluster:
     type: str
     params: int
     parent: str | None = None
+    label: str = ""
 
 
 @dataclass
@@ -205,16 +209,21 @@ class _Builder:
     def _layer_box(self, node, cluster) -> None:
         layer = node.layer
         kind = "merge" if layer.many_inputs else "input" if layer.family == "input" else "layer"
+        implicit = " (implicit)" if node.implicit else ""
         self._new_box([node], cluster, path=node.path, name=node.name or node.type, kind=kind,
-                      type=layer.describe() + (" (implicit)" if node.implicit else ""), family=layer.family)
+                      type=layer.describe() + implicit, family=layer.family,
+                      label=layer_text(layer, self.options.labels) + implicit,
+                      named=self.options.labels == "spec" or node.label is not None)
 
     def _scope_box(self, scope, cluster) -> None:
         seq = items(scope.children)
         call = scope.info.get("call")
-        summary = chain_summary(seq)
+        style = self.options.labels
+        summary = chain_summary(seq, style)
         self._new_box(_ordered(scope), cluster, path=scope.path, name=scope.name, kind=scope.kind,
-                      type=call or summary, family=scope.kind, expandable=True,
-                      summary=summary if call and folds_inside(seq) else "")
+                      type=call or chain_summary(seq), family=scope.kind, expandable=True,
+                      summary=summary if call and COUNT.search(summary) else "",
+                      label=call_text(scope, style) if call else summary)
 
     def _fold_box(self, segment: list[Item], cluster) -> None:
         first, last = segment[0].first, segment[-1].last
@@ -222,6 +231,7 @@ class _Builder:
         weights = {sum(n.stats["params"] for n in item.layers()) for item in segment}
         self._new_box(layers, cluster, path=_fold_path(segment), name=f"{first.name} … {last.name}",
                       kind="fold", type=unit_text(segment[0]), family="fold", count=len(segment), expandable=True,
+                      label=unit_text(segment[0], self.options.labels),
                       unit_params=weights.pop() if len(weights) == 1 else 0)
 
     def _cluster(self, scope, parent) -> str:
@@ -229,13 +239,14 @@ class _Builder:
         call = scope.info.get("call") or ""
         cid = f"c{len(self.view.clusters)}"
         self.view.clusters.append(Cluster(cid, scope.path, scope.name, scope.kind, call,
-                                          sum(n.stats["params"] for n in layers), parent))
+                                          sum(n.stats["params"] for n in layers), parent,
+                                          call_text(scope, self.options.labels)))
         return cid
 
     def _output_box(self) -> None:
         out = self.net.nodes[self.net.output]
         box = Box(id=f"n{len(self.view.boxes)}", path="output", name="output", kind="output", type="output",
-                  family="output", params=0, macs=0, shape=tuple(out.shape), layers=0)
+                  family="output", params=0, macs=0, shape=tuple(out.shape), layers=0, label="output")
         self.view.boxes.append(box)
 
     def _connect(self) -> None:
