@@ -193,7 +193,57 @@ def test_merges_are_symbols_and_skips_are_dashed_edges():
     # layer2.basic1: the projection branch is a box beside the main path, joined by dashed edges
     assert (ids["layer2.basic1.skip"], ids["layer2.basic1.add1"]) in skips
     assert all(not e.skip for e in d.view.edges if e.dst == ids["layer2.basic1.main"])
-    assert d.dot.count("style=\"dashed\"") == len(skips)
+    main_lines = [line for line in d.dot.splitlines() if line.startswith("  n")]
+    assert sum('style="dashed"' in line for line in main_lines) == len(skips)
+
+
+# ---- the legend panel ----------------------------------------------------------------------
+
+MOBILE = """
+block conv_bn_relu(c, k = 1, stride = 1, groups = 1) =
+    conv(c, k, stride, pad = k // 2, groups = groups, bias = false) -> bn -> relu6
+block inverted(c, mid, stride = 1) =
+    add(main: conv_bn_relu(mid) -> conv_bn_relu(mid, 3, stride, groups = mid) -> conv(c, 1, bias = false) -> bn,
+        skip: identity)
+block reduce(c, mid, stride) =
+    conv_bn_relu(mid) -> conv_bn_relu(mid, 3, stride, groups = mid) -> conv(c, 1, bias = false) -> bn
+network Mobile:
+    input(3, 64, 64) -> stem: conv_bn_relu(32, 3, 2)
+    -> down1: reduce(24, 192, 2) -> stage1: [inverted(24, 144)] * 2
+    -> down2: reduce(32, 144, 2) -> stage2: [inverted(32, 192)] * 3
+    -> global_avgpool -> fc(10)
+"""
+
+
+def legend_of(d):
+    return [(u.letter, u.stem, u.example) for u in d.view.legend]
+
+
+def test_the_legend_draws_each_kind_of_unit_once():
+    r50 = load("resnet50").render()
+    assert legend_of(r50) == [("A", "bottleneck", "layer1.bottleneck1"), ("B", "bottleneck", "layer1.bottleneck2")]
+    a, b = r50.view.legend
+    assert sum(e.skip for e in a.edges) == 2 and sum(e.skip for e in b.edges) == 1  # projection; identity
+    assert [box.label for box in b.boxes if box.kind == "layer"][:3] == ["1×1 conv, 64 · BN", "relu",
+                                                                         "3×3 conv, 64 · BN"]
+    assert {box.units for box in r50.view.boxes if box.path.startswith("layer")} == {"A, B"}
+    google = load("googlenet").render()
+    assert [u.stem for u in google.view.legend] == ["basic_conv", "inception"]
+    inception = google.view.legend[1]
+    assert [box.label for box in inception.boxes if box.kind == "merge"] == ["concat"]
+    merge = next(box.id for box in inception.boxes if box.kind == "merge")
+    assert len([e for e in inception.edges if e.dst == merge]) == 4  # four branches
+    assert [u.stem for u in load("densenet121").render().view.legend] == ["denselayer", "transition"]
+    mobile = archlang.load(MOBILE).render()
+    assert [u.stem for u in mobile.view.legend] == ["conv_bn_relu", "reduce", "inverted"]
+    inverted = mobile.view.legend[2]
+    assert [box.label for box in inverted.boxes if box.kind == "layer"][:2] == [
+        "1×1 conv, 144 · BN · ReLU6", "3×3 dw conv, 144 · BN · ReLU6"]
+    assert sum(e.skip for e in inverted.edges) == 1
+    # the panel is drawn beside the chain, and not in the every-layer view
+    assert "cluster_legend" in r50.dot and 'id="u:A"' in r50.dot
+    assert not load("resnet50").render(view="layers").view.legend
+    assert not load("resnet50").render(legend=False).view.legend
 
 
 def test_concat_is_a_bar_node_and_densenet_stays_linear():

@@ -22,15 +22,17 @@ __all__ = ["Diagram", "FORMATS", "ViewOptions", "render"]
 
 
 def render(net, view: str = "overview", expand=(), collapse=(), rankdir: str = "TB", theme: str = "light",
-           style: str = "graph", timeout: float | None = None, labels: str = "paper"):
+           style: str = "graph", timeout: float | None = None, labels: str = "paper",
+           legend: bool = True):
     """A picture of `net`: a `Diagram`, or with style="feature-maps" a `FeatureMaps` picture.
 
     view: overview (one box per top-level element), blocks (one level deeper) or layers (every layer);
     expand / collapse: dotted paths to open or close (`"all"` opens everything);
     timeout: seconds graphviz may take before a cheaper layout is used;
-    labels: "paper" (`3×3 conv, 64, /2`, the default) or "spec" (`conv(64, 3, stride=2)`).
+    labels: "paper" (`3×3 conv, 64, /2`, the default) or "spec" (`conv(64, 3, stride=2)`);
+    legend: draw each kind of unit the collapsed boxes hold, opened, in a panel beside the chain.
     """
-    options = ViewOptions.make(view, expand, collapse, rankdir, theme, style, labels)
+    options = ViewOptions.make(view, expand, collapse, rankdir, theme, style, labels, legend)
     if options.style == "feature-maps":
         from archlang.backends.diagram.featuremaps import FeatureMaps
 

@@ -43,6 +43,8 @@ def to_dot(view: View, title: str, cheap: bool = False) -> str:
              f"  edge [{_attrs(edge)}];"]
     members = _members(view, flat=cheap)
     lines += _scope_lines(view, None, members, theme, "  ")
+    if view.legend and not cheap:
+        lines += _legend_lines(view, theme)
     for e in view.edges:
         attrs = {"weight": str(SKIP_WEIGHT if e.skip else MAIN_WEIGHT)}
         if e.labelled:
@@ -52,6 +54,47 @@ def to_dot(view: View, title: str, cheap: bool = False) -> str:
         lines.append(f"  {e.src} -> {e.dst} [{_attrs(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _legend_lines(view: View, theme) -> list[str]:
+    """The legend panel: a cluster beside the chain, one sub-cluster per kind of unit, stacked."""
+    muted = theme.muted
+    out = ["  subgraph cluster_legend {",
+           f"    graph [{_attrs({'id': 'legend', 'label': Html('<b>units</b>'), 'labeljust': 'l', 'style': 'rounded,dashed', 'color': theme.cluster_border, 'fontcolor': theme.text, 'margin': '10'})}];"]
+    for u in reversed(view.legend):  # (dot's ordering puts the last declared leftmost here)
+        title = f"<b>{escape(u.letter)}</b>  {escape(u.stem)}"
+        title += f'<br/><font point-size="{SMALL_SIZE}" color="{muted}">e.g. {escape(u.example)}</font>'
+        out.append(f"    subgraph cluster_{u.id} {{")
+        out.append(f"      graph [{_attrs({'id': 'u:' + u.letter, 'label': Html(title), 'labeljust': 'l', 'margin': '10', **cluster_attrs('block', theme)})}];")
+        side = {e.dst for e in u.edges if e.skip} | {e.src for e in u.edges if e.skip}
+        side -= {e.src for e in u.edges if not e.skip} & {e.dst for e in u.edges if not e.skip}
+        for b in u.boxes:
+            attrs = _unit_box_attrs(b, theme)
+            if b.id not in side or b.kind in ("in", "out", "merge"):
+                attrs["group"] = u.id  # the unit's main path: one straight column
+            out.append(f"      {b.id} [{_attrs(attrs)}];")
+        for e in u.edges:
+            attrs = {"tooltip": fmt_shape(e.shape), "weight": str(SKIP_WEIGHT if e.skip else MAIN_WEIGHT)}
+            if e.skip:
+                attrs["style"] = "dashed"
+            out.append(f"      {e.src} -> {e.dst} [{_attrs(attrs)}];")
+        out.append("    }")
+    out.append("  }")
+    # side by side, right of the chain, all starting level with the input
+    chain = [view.boxes[0].id] + [f"{u.id}in" for u in view.legend]
+    out.append(f"  {{ rank=same; {'; '.join(chain)}; }}")
+    out += [f"  {a} -> {b} [style=invis];" for a, b in zip(chain, chain[1:])]
+    return out
+
+
+def _unit_box_attrs(b, theme) -> dict:
+    if b.kind in ("in", "out"):
+        return {"shape": "plaintext", "label": b.label, "fontsize": str(SMALL_SIZE), "fontcolor": theme.muted,
+                "height": "0.2", "tooltip": b.tooltip}
+    attrs = node_attrs(b.kind, b.family, theme)
+    attrs["tooltip"] = b.tooltip
+    attrs["label"] = MERGE_SYMBOLS.get(b.label, b.label[:1]) if b.kind == "merge" else b.label
+    return attrs
 
 
 def _texts(view: View) -> list[str]:
@@ -123,6 +166,8 @@ def box_label(b: Box, theme) -> str:
         lines = [name] + [escape(t) for t in wrap(text)]
     if b.summary and b.label == b.type:
         lines.append(escape(b.summary))
+    if b.units:
+        lines.append(f"{small}see {escape(b.units)}</font>")
     if b.params and b.unit_params:
         lines.append(f"{small}{human(b.params)} params ({human(b.unit_params)} each)</font>")
     elif b.params:

@@ -38,6 +38,7 @@ class Box:
     cluster: str | None = None
     label: str = ""  # the main text in the view's label style (paper: `3×3 conv, 64, /2`)
     named: bool = True  # the name is worth showing (a label in the spec, a scope, a fold)
+    units: str = ""  # the letters of the legend's units this box holds ("A, B")
 
 
 @dataclass
@@ -69,6 +70,8 @@ class View:
     clusters: list[Cluster] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     represent: dict[int, str] = field(default_factory=dict, repr=False)  # layer id -> box id
+    legend: list = field(default_factory=list)  # legend.Unit: each kind of unit the boxes hold, opened
+    sources: dict = field(default_factory=dict, repr=False)  # box id -> the scopes it stands for
 
     def to_dict(self) -> dict:
         """The JSON form: an honest dump of what the picture shows."""
@@ -78,6 +81,7 @@ class View:
             "boxes": [_plain(asdict(b)) for b in self.boxes],
             "clusters": [asdict(c) for c in self.clusters],
             "edges": [_plain(asdict(e)) for e in self.edges],
+            "legend": [u.to_dict() for u in self.legend],
         }
 
 
@@ -124,7 +128,13 @@ class _Builder:
     def build(self) -> View:
         self._contents(self.net.root.children, None)
         self._output_box()
-        self._connect()
+        skips = self._connect()
+        if self.options.legend:
+            from archlang.backends.diagram.legend import build_legend
+
+            self.view.legend, refs = build_legend(self.net, self.view.sources, skips)
+            for b in self.view.boxes:
+                b.units = ", ".join(refs.get(b.id, ()))
         return self.view
 
     # ---- which elements are open
@@ -220,6 +230,7 @@ class _Builder:
         call = scope.info.get("call")
         style = self.options.labels
         summary = chain_summary(seq, style)
+        self.view.sources[f"n{len(self.view.boxes)}"] = [scope]
         self._new_box(_ordered(scope), cluster, path=scope.path, name=scope.name, kind=scope.kind,
                       type=call or chain_summary(seq), family=scope.kind, expandable=True,
                       summary=summary if call and COUNT.search(summary) else "",
@@ -229,6 +240,7 @@ class _Builder:
         first, last = segment[0].first, segment[-1].last
         layers = [n for item in segment for n in _ordered_item(item)]
         weights = {sum(n.stats["params"] for n in item.layers()) for item in segment}
+        self.view.sources[f"n{len(self.view.boxes)}"] = [i.obj for i in segment if i.kind != "layer"]
         self._new_box(layers, cluster, path=_fold_path(segment), name=f"{first.name} … {last.name}",
                       kind="fold", type=unit_text(segment[0]), family="fold", count=len(segment), expandable=True,
                       label=unit_text(segment[0], self.options.labels),
@@ -269,6 +281,7 @@ class _Builder:
         found[(rep[out], self.view.boxes[-1].id)] = Edge(rep[out], self.view.boxes[-1].id,
                                                          tuple(self.net.nodes[out].shape), False)
         self.view.edges = _label_once(list(found.values()))
+        return skips
 
 
 def _label_once(edges: list[Edge]) -> list[Edge]:
