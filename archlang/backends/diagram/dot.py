@@ -42,7 +42,8 @@ def to_dot(view: View, title: str, cheap: bool = False) -> str:
     lines = [f"digraph {_q(view.network)} {{", f"  graph [{_attrs(graph)}];", f"  node [{_attrs(node)}];",
              f"  edge [{_attrs(edge)}];"]
     members = _members(view, flat=cheap)
-    lines += _scope_lines(view, None, members, theme, "  ")
+    groups = {} if cheap else _groups(view)
+    lines += _scope_lines(view, None, members, theme, "  ", groups)
     if view.legend and not cheap:
         lines += _legend_lines(view, theme)
     for e in view.edges:
@@ -113,27 +114,76 @@ def _members(view: View, flat: bool = False) -> dict:
     return members
 
 
-def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: str) -> list[str]:
-    out = []
-    for m in members[cluster]:
-        if isinstance(m, Cluster):
-            out.append(f"{indent}subgraph cluster_{m.id} {{")
-            out.append(f"{indent}  graph [{_attrs(_cluster_graph_attrs(m, theme))}];")
-            out += _scope_lines(view, m.id, members, theme, indent + "  ")
-            out.append(f"{indent}}}")
-        else:
-            out.append(f"{indent}{m.id} [{_attrs(box_attrs(m, theme))}];")
+def _groups(view: View) -> dict[str, str]:
+    """Box id -> its column (graphviz `group`: edges within one are kept straight): the chain,
+    or the side branch (a shortcut, a concat partner) it stands in."""
+    clusters = {c.id: c for c in view.clusters}
+    out = {}
+    for b in view.boxes:
+        c, group = clusters.get(b.cluster), "main"
+        while c is not None:
+            if c.kind == "branch" and c.role == "side":
+                group = c.id
+                break
+            c = clusters.get(c.parent)
+        out[b.id] = group
     return out
 
 
-def _cluster_graph_attrs(c: Cluster, theme) -> dict:
-    text = f"<b>{escape(c.name)}</b>"
-    if c.label or c.type:
-        text += f"  {escape(c.label or c.type)}"
-    if c.params:
-        text += f'  <font point-size="{SMALL_SIZE}">{human(c.params)} params</font>'
-    return {"id": f"c:{c.path}", "label": Html(text), "labeljust": "l", "fontsize": str(FONT_SIZE),
-            "tooltip": c.path, **cluster_attrs(c.kind, theme)}
+def _first_box(members: dict, cluster: str) -> Box | None:
+    for m in members[cluster]:
+        found = _first_box(members, m.id) if isinstance(m, Cluster) else m
+        if found is not None:
+            return found
+    return None
+
+
+def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: str, groups: dict) -> list[str]:
+    out = []
+    for m in members[cluster]:
+        if isinstance(m, Cluster):
+            attrs, width = _cluster_graph_attrs(m, theme)
+            out.append(f"{indent}subgraph cluster_{m.id} {{")
+            out.append(f"{indent}  graph [{_attrs(attrs)}];")
+            out += _scope_lines(view, m.id, members, theme, indent + "  ", groups)
+            first = _first_box(members, m.id)
+            if first is not None:  # room beside the first box for the title, so no edge crosses it
+                spacer = f"s{m.id}"
+                out.append(f'{indent}  {spacer} [shape=box, style=invis, label="", fixedsize=true, '
+                           f'width="{width:.2f}", height="0.1"];')
+                out.append(f"{indent}  {{ rank=same; {spacer}; {first.id}; }}")
+                out.append(f"{indent}  {spacer} -> {first.id} [style=invis];")
+            out.append(f"{indent}}}")
+        else:
+            attrs = box_attrs(m, theme)
+            if groups:
+                attrs["group"] = groups[m.id]
+            out.append(f"{indent}{m.id} [{_attrs(attrs)}];")
+    return out
+
+
+TITLE_WRAP = 36  # characters of a cluster title before its call goes to a second line
+CHAR_POINTS = 6.4  # a title character's width at the title's font size, generously
+
+
+def _cluster_graph_attrs(c: Cluster, theme) -> tuple[dict, float]:
+    """The cluster's attributes, and the width (inches) its title needs."""
+    head = f"<b>{escape(c.name)}</b>"
+    call = c.label or c.type
+    params = f"{human(c.params)} params" if c.params else ""
+    lines = [c.name + ("  " + params if params else "")]
+    if params:
+        head += f'  <font point-size="{SMALL_SIZE}">{params}</font>'
+    if call and len(c.name) + len(call) + len(params) > TITLE_WRAP:
+        parts = wrap(call, TITLE_WRAP)
+        text = head + "".join(f"<br align=\"left\"/>{escape(p)}" for p in parts) + '<br align="left"/>'
+        lines += parts
+    else:
+        text = head.replace("</b>", f"</b>  {escape(call)}", 1) if call else head
+        lines = [c.name + "  " + call + "  " + params]
+    width = max(len(line) for line in lines) * CHAR_POINTS / 72
+    return ({"id": f"c:{c.path}", "label": Html(text), "labeljust": "l", "fontsize": str(FONT_SIZE),
+             "tooltip": c.path, **cluster_attrs(c.kind, theme)}, width)
 
 
 def box_attrs(b: Box, theme) -> dict:

@@ -114,6 +114,8 @@ def counted(token: str, runs_of: list) -> str:
         return f"{token} ×{total}"
     if ns[0] == 1 and len(ns) == 2:
         return f"{token} ×{total} (first {first_note(runs_of[0][0])})"
+    if max(ns) == 1:
+        return f"{token} ×{total} (each differs)"
     return f"{token} ×{total} ({' + '.join(map(str, ns))})"
 
 
@@ -130,4 +132,6 @@ def legend_line(texts) -> str:
         parts.append("(first widens): the first unit changes the width")
     if "(first differs)" in joined:
         parts.append("(first differs): the first unit is built differently")
+    if "(each differs)" in joined:
+        parts.append("(each differs): the units differ in their arguments")
     return " · ".join(parts)

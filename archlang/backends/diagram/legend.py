@@ -115,7 +115,7 @@ def build_legend(net, sources: dict, skips: set) -> tuple[list[Unit], dict[str, 
                 if letter not in letters:
                     letters.append(letter)
         if letters:
-            refs[box_id] = letters
+            refs[box_id] = sorted(letters)
     return list(kinds.values()), refs
 
 

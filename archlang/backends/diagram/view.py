@@ -51,6 +51,7 @@ class Cluster:
     params: int
     parent: str | None = None
     label: str = ""
+    role: str = ""  # a branch: "main" (the path an add continues) or "side" (a shortcut, a concat partner)
 
 
 @dataclass
@@ -124,6 +125,7 @@ class _Builder:
         self.net, self.options = net, options
         self.opened, self.everything = opened, everything
         self.view = View(net.name, options)
+        self._role_map: dict | None = None
 
     def build(self) -> View:
         self._contents(self.net.root.children, None)
@@ -252,8 +254,23 @@ class _Builder:
         cid = f"c{len(self.view.clusters)}"
         self.view.clusters.append(Cluster(cid, scope.path, scope.name, scope.kind, call,
                                           sum(n.stats["params"] for n in layers), parent,
-                                          call_text(scope, self.options.labels)))
+                                          call_text(scope, self.options.labels),
+                                          self._roles().get(id(scope), "") if scope.kind == "branch" else ""))
         return cid
+
+    def _roles(self) -> dict:
+        """Branch scope id -> "main" (the biggest branch of an add, or a concat's only non-empty
+        branch: drawn in line with the chain) or "side" (drawn in a column of its own)."""
+        if self._role_map is None:
+            from archlang.backends.diagram.skips import SIDE_MERGES, merges
+
+            self._role_map = {}
+            for node, branches, main in merges(self.net):
+                filled = sum(1 for b in branches if next(b.layers(), None) is not None)
+                for k, b in enumerate(branches):
+                    alone = node.type in SIDE_MERGES or filled == 1
+                    self._role_map[id(b)] = "main" if k == main and alone else "side"
+        return self._role_map
 
     def _output_box(self) -> None:
         out = self.net.nodes[self.net.output]
