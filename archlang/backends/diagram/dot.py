@@ -48,8 +48,9 @@ def to_dot(view: View, title: str, cheap: bool = False) -> str:
         lines += _legend_lines(view, theme)
     for e in view.edges:
         attrs = {"weight": str(SKIP_WEIGHT if e.skip else MAIN_WEIGHT)}
-        if e.labelled:
-            attrs["label"] = f" {fmt_shape(e.shape)} "
+        attrs["tooltip"] = f"{fmt_shape(e.shape)}"  # what the page shows on hover
+        if e.labelled:  # an xlabel: placed after layout, so it never pulls the edge out of line
+            attrs["xlabel"] = f" {fmt_shape(e.shape)} "
         if e.skip:
             attrs["style"] = "dashed"
         lines.append(f"  {e.src} -> {e.dst} [{_attrs(attrs)}];")
@@ -142,17 +143,16 @@ def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: 
     out = []
     for m in members[cluster]:
         if isinstance(m, Cluster):
-            attrs, width = _cluster_graph_attrs(m, theme)
+            attrs, title_attrs = _cluster_graph_attrs(m, theme)
             out.append(f"{indent}subgraph cluster_{m.id} {{")
             out.append(f"{indent}  graph [{_attrs(attrs)}];")
             out += _scope_lines(view, m.id, members, theme, indent + "  ", groups)
             first = _first_box(members, m.id)
-            if first is not None:  # room beside the first box for the title, so no edge crosses it
-                spacer = f"s{m.id}"
-                out.append(f'{indent}  {spacer} [shape=box, style=invis, label="", fixedsize=true, '
-                           f'width="{width:.2f}", height="0.1"];')
-                out.append(f"{indent}  {{ rank=same; {spacer}; {first.id}; }}")
-                out.append(f"{indent}  {spacer} -> {first.id} [style=invis];")
+            if first is not None:  # the title stands beside the first box, where no edge runs
+                title = f"t{m.id}"
+                out.append(f"{indent}  {title} [{_attrs(title_attrs)}];")
+                out.append(f"{indent}  {{ rank=same; {title}; {first.id}; }}")
+                out.append(f"{indent}  {title} -> {first.id} [style=invis];")
             out.append(f"{indent}}}")
         else:
             attrs = box_attrs(m, theme)
@@ -163,27 +163,21 @@ def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: 
 
 
 TITLE_WRAP = 36  # characters of a cluster title before its call goes to a second line
-CHAR_POINTS = 6.4  # a title character's width at the title's font size, generously
 
 
-def _cluster_graph_attrs(c: Cluster, theme) -> tuple[dict, float]:
-    """The cluster's attributes, and the width (inches) its title needs."""
-    head = f"<b>{escape(c.name)}</b>"
+def _cluster_graph_attrs(c: Cluster, theme) -> tuple[dict, dict]:
+    """The cluster's attributes, and those of its title: a node beside the cluster's first box
+    (a cluster's own label sits above its first box, where the edge into that box crosses it)."""
     call = c.label or c.type
-    params = f"{human(c.params)} params" if c.params else ""
-    lines = [c.name + ("  " + params if params else "")]
-    if params:
-        head += f'  <font point-size="{SMALL_SIZE}">{params}</font>'
-    if call and len(c.name) + len(call) + len(params) > TITLE_WRAP:
-        parts = wrap(call, TITLE_WRAP)
-        text = head + "".join(f"<br align=\"left\"/>{escape(p)}" for p in parts) + '<br align="left"/>'
-        lines += parts
-    else:
-        text = head.replace("</b>", f"</b>  {escape(call)}", 1) if call else head
-        lines = [c.name + "  " + call + "  " + params]
-    width = max(len(line) for line in lines) * CHAR_POINTS / 72
-    return ({"id": f"c:{c.path}", "label": Html(text), "labeljust": "l", "fontsize": str(FONT_SIZE),
-             "tooltip": c.path, **cluster_attrs(c.kind, theme)}, width)
+    params = f'<font point-size="{SMALL_SIZE}">{human(c.params)} params</font>' if c.params else ""
+    lines = [f"<b>{escape(c.name)}</b>  {params}"]
+    lines += [escape(p) for p in (wrap(call, TITLE_WRAP) if call else [])]
+    cells = "".join(f'<tr><td align="left">{line}</td></tr>' for line in lines)
+    label = f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{cells}</table>'
+    style = cluster_attrs(c.kind, theme)
+    title = {"id": f"t:{c.path}", "shape": "plaintext", "label": Html(label), "margin": "0.1,0.02",
+             "fontcolor": style["fontcolor"], "tooltip": c.path}
+    return {"id": f"c:{c.path}", "label": "", "tooltip": c.path, **style}, title
 
 
 def box_attrs(b: Box, theme) -> dict:

@@ -180,7 +180,8 @@ def chain_summary(seq: list[Item], style: str = "spec") -> str:
     counts: list[tuple[str, list]] = []
     for run in runs(seq):
         token = run[0].token(style)
-        if counts and counts[-1][0] == token:
+        # a repeat's units join the unit before them when it is of the same kind (a stage's first unit)
+        if counts and counts[-1][0] == token and any(i.repeat is not None for i in run):
             counts[-1][1].append(run)
         else:
             counts.append((token, [run]))

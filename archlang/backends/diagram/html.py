@@ -56,7 +56,7 @@ def _targets(base: ViewOptions, view) -> dict:
     paths = {c.id: c.path for c in view.clusters}
     for c in view.clusters:
         keep = (paths[c.parent],) if c.parent else ()
-        out[f"c:{c.path}"] = base.opening(keep, (c.path,))
+        out[f"c:{c.path}"] = out[f"t:{c.path}"] = base.opening(keep, (c.path,))
     return out
 
 

@@ -74,7 +74,7 @@ PAGE_JS = r"""
     };
     document.body.setAttribute("data-state", String(current));
     out.textContent = JSON.stringify({state: current, expand: st.expand, collapse: st.collapse,
-      boxes: ids("g.node"), clusters: ids("g.cluster"), found: found, note: note.textContent});
+      boxes: ids("g.node[id^='p:']"), clusters: ids("g.cluster[id^='c:']"), found: found, note: note.textContent});
   }
   function activate(el) {
     var links = data.states[current].links, target = links[el.id];
