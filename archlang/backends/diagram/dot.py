@@ -30,7 +30,7 @@ def to_dot(view: View, title: str, cheap: bool = False) -> str:
     graph = {"rankdir": view.options.rankdir, "bgcolor": theme.background, "fontname": FONT,
              "fontsize": str(FONT_SIZE + 2), "fontcolor": theme.text, "label": title, "labelloc": "t",
              "nodesep": "0.22", "ranksep": "0.28", "pad": "0.25", "newrank": "true",
-             "outputorder": "edgesfirst", **(CHEAP if cheap else EFFORT)}
+             "outputorder": "edgesfirst", "ordering": "out", **(CHEAP if cheap else EFFORT)}
     node = {"fontname": FONT, "fontsize": str(FONT_SIZE), "fontcolor": theme.text, "margin": "0.12,0.05",
             "height": "0.3", "penwidth": "1.1"}
     edge = {"fontname": FONT, "fontsize": str(SMALL_SIZE), "fontcolor": theme.muted, "color": theme.edge,
@@ -139,9 +139,41 @@ def _first_box(members: dict, cluster: str) -> Box | None:
     return None
 
 
+def _reversed_branches(items: list) -> list:
+    """Side by side branch clusters declared last to first: with the flat edges of `_branch_order`,
+    this is the declaration order in which `dot` keeps them first to last, left to right."""
+    out, run = [], []
+    for m in items + [None]:
+        if isinstance(m, Cluster) and m.kind == "branch":
+            run.append(m)
+            continue
+        out += run[::-1]
+        run = []
+        if m is not None:
+            out.append(m)
+    return out
+
+
+def _branch_order(members: dict, cluster: str | None, indent: str) -> list[str]:
+    """Side by side branches (consecutive branch clusters of one scope) in the spec's order: their
+    first boxes on one rank, joined left to right by invisible edges."""
+    out, run = [], []
+    for m in members[cluster] + [None]:
+        if isinstance(m, Cluster) and m.kind == "branch":
+            first = _first_box(members, m.id)
+            if first is not None:
+                run.append(first.id)
+            continue
+        if len(run) > 1:
+            out.append(f"{indent}{{ rank=same; {'; '.join(run)}; }}")
+            out += [f"{indent}{a} -> {b} [style=invis];" for a, b in zip(run, run[1:])]
+        run = []
+    return out
+
+
 def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: str, groups: dict) -> list[str]:
-    out = []
-    for m in members[cluster]:
+    out = _branch_order(members, cluster, indent) if groups else []
+    for m in _reversed_branches(members[cluster]):
         if isinstance(m, Cluster):
             attrs, title_attrs = _cluster_graph_attrs(m, theme)
             out.append(f"{indent}subgraph cluster_{m.id} {{")
@@ -158,6 +190,8 @@ def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: 
             attrs = box_attrs(m, theme)
             if groups:
                 attrs["group"] = groups[m.id]
+            if m.kind == "merge" and groups:
+                attrs["ordering"] = "in"  # branches left to right in the spec's order
             out.append(f"{indent}{m.id} [{_attrs(attrs)}];")
     return out
 
