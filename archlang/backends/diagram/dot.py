@@ -63,7 +63,7 @@ def _legend_lines(view: View, theme) -> list[str]:
     muted = theme.muted
     out = ["  subgraph cluster_legend {",
            f"    graph [{_attrs({'id': 'legend', 'label': Html('<b>units</b>'), 'labeljust': 'l', 'style': 'rounded,dashed', 'color': theme.cluster_border, 'fontcolor': theme.text, 'margin': '10'})}];"]
-    for u in reversed(view.legend):  # (dot's ordering puts the last declared leftmost here)
+    for u in reversed(view.legend):  # declared last to first: dot then keeps them first to last
         title = f"<b>{escape(u.letter)}</b>  {escape(u.stem)}"
         title += f'<br/><font point-size="{SMALL_SIZE}" color="{muted}">e.g. {escape(u.example)}</font>'
         out.append(f"    subgraph cluster_{u.id} {{")
@@ -183,8 +183,11 @@ def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: 
             if first is not None:  # the title stands beside the first box, where no edge runs
                 title = f"t{m.id}"
                 out.append(f"{indent}  {title} [{_attrs(title_attrs)}];")
-                out.append(f"{indent}  {{ rank=same; {title}; {first.id}; }}")
-                out.append(f"{indent}  {title} -> {first.id} [style=invis];")
+                # nested clusters that start with the same box: their titles in a row, outermost left
+                inner = members[m.id][0]
+                anchor = f"t{inner.id}" if isinstance(inner, Cluster) else first.id
+                out.append(f"{indent}  {{ rank=same; {title}; {anchor}; }}")
+                out.append(f"{indent}  {title} -> {anchor} [style=invis];")
             out.append(f"{indent}}}")
         else:
             attrs = box_attrs(m, theme)
