@@ -164,6 +164,21 @@ def test_feature_maps_say_which_part_of_a_branching_network_they_draw(capsys):
     fm = archlang.load(SPECS / "resnet18.arch").render(style="feature-maps")
     assert fm.notes and "main path" in fm.notes[0] and "8 merges" in fm.notes[0]
     assert "main path" in fm.svg() and "main path" in capsys.readouterr().err
+    captions = [m["caption"] for m in fm.to_dict()["maps"]]
+    assert captions[:4] == ["input", "conv1", "maxpool1", "layer1.basic1"] and "layer4.basic2" in captions
+
+
+def test_feature_maps_fold_repeated_convolutions_and_fit_a_page():
+    fm = archlang.load(SPECS / "vgg16.arch").render(style="feature-maps")
+    maps = fm.to_dict()["maps"]
+    assert [(m["op"], m["caption"]) for m in maps[1:3]] == [("conv 3×3 + relu ×2", "conv1 … conv2"),
+                                                           ("maxpool 2×2 /2", "maxpool1")]
+    width = float(re.search(r'width="([0-9.]+)"', fm.svg()).group(1))
+    assert width <= 1700  # rows wrap instead of one 4,000 px strip
+    lenet = archlang.load(SPECS / "lenet5.arch").render(style="feature-maps").svg()
+    # fc columns: each caption centred in its own slot, none overlapping the next
+    xs = [float(x) for x, t in re.findall(r'<text x="([0-9.]+)"[^>]*>(fc\d)</text>', lenet)]
+    assert len(xs) == 3 and all(b - a >= 40 for a, b in zip(xs, xs[1:]))
 
 
 def test_a_view_too_big_for_a_bitmap_is_refused_not_shrunk(tmp_path):

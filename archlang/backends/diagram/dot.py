@@ -29,7 +29,7 @@ def to_dot(view: View, title: str, cheap: bool = False) -> str:
     theme = THEMES[view.options.theme]
     graph = {"rankdir": view.options.rankdir, "bgcolor": theme.background, "fontname": FONT,
              "fontsize": str(FONT_SIZE + 2), "fontcolor": theme.text, "label": title, "labelloc": "t",
-             "nodesep": "0.22", "ranksep": "0.28", "pad": "0.25", "newrank": "true",
+             "nodesep": "0.22", "ranksep": "0.4", "pad": "0.25", "newrank": "true",
              "outputorder": "edgesfirst", "ordering": "out", **(CHEAP if cheap else EFFORT)}
     node = {"fontname": FONT, "fontsize": str(FONT_SIZE), "fontcolor": theme.text, "margin": "0.12,0.05",
             "height": "0.3", "penwidth": "1.1"}

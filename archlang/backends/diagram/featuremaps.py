@@ -27,21 +27,42 @@ SAME_MAP = ("act", "norm", "reg", "shape")  # families drawn as part of the map 
 class FeatureMap:
     layers: list = field(default_factory=list)  # the layer making the map, then those that keep its shape
     shape: tuple = ()
+    count: int = 1  # maps of one shape made by the same op in a row (VGG's 3×3 convs), drawn once
 
     @property
     def maker(self):
         return self.layers[0]
 
+    def caption(self) -> str:
+        """What made the map, by a name a reader finds: `conv1`, or `layer2.basic1` inside a block;
+        a fold names its first and last maker (`conv3 … conv4`)."""
+        first = _name(self.maker)
+        if self.count == 1:
+            return first
+        return f"{first} … {_name(self.layers[(self.count - 1) * self.per_map])}"
+
     def op_text(self) -> str:
-        """`conv 5×5`, `maxpool 3×3 /2`, `fc`: the maker, then what follows it (`+ relu`)."""
+        """`conv 5×5`, `maxpool 3×3 /2`, `fc`: the maker, then what follows it (`+ relu`), then `×N`."""
+        return self.base_op() + (f" ×{self.count}" if self.count > 1 else "")
+
+    def base_op(self) -> str:
         node = self.maker
         window = node.layer.window(node.in_shapes) if node.inputs else None
         text = node.layer.name
         if window:
             kh, kw, sh, sw = window
             text += f" {kh}×{kw}" + (_step(sh) if sh == sw else f" /{sh}×{sw}")
-        rest = [n.layer.name for n in self.layers[1:] if n.layer.family != "shape"]
+        rest = [n.layer.name for n in self.layers[1:self.per_map] if n.layer.family != "shape"]
         return text + "".join(f" + {r}" for r in rest)
+
+    @property
+    def per_map(self) -> int:
+        return len(self.layers) // self.count
+
+
+def _name(node) -> str:
+    parts = node.path.split(".") if node.path else [node.name]
+    return ".".join(parts[:2]) if len(parts) > 2 else node.name
 
 
 def _step(step) -> str:
@@ -75,7 +96,21 @@ def feature_maps(chain) -> list[FeatureMap]:
             maps.append(FeatureMap([node], tuple(node.shape)))
         else:
             maps[-1].layers.append(node)
-    return maps
+    return _fold(maps)
+
+
+def _fold(maps: list[FeatureMap]) -> list[FeatureMap]:
+    """Consecutive maps of one shape made by the same op (a VGG stage's convolutions): one box, ×N."""
+    out: list[FeatureMap] = []
+    for m in maps:
+        prev = out[-1] if out else None
+        if (prev and prev.maker.layer.family == "conv" and m.shape == prev.shape and m.base_op() == prev.base_op()
+                and len(m.layers) == prev.per_map):
+            prev.layers += m.layers
+            prev.count += 1
+        else:
+            out.append(m)
+    return out
 
 
 class FeatureMaps(Picture):
@@ -109,7 +144,8 @@ class FeatureMaps(Picture):
     def to_dict(self) -> dict:
         return {"network": self.net.name, "options": self.options.to_dict(), "notes": self.notes,
                 "maps": [{"layers": [n.path for n in m.layers], "shape": list(m.shape), "op": m.op_text(),
-                          "family": m.maker.layer.family} for m in self.maps]}
+                          "family": m.maker.layer.family, "caption": m.caption(), "count": m.count}
+                         for m in self.maps]}
 
     def data(self, fmt: str) -> bytes:
         if fmt == "svg":

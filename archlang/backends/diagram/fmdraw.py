@@ -62,6 +62,9 @@ class _Box:
         return (self.x + self.t + u * self.dx, self.y + v * self.h + u * self.dy)
 
 
+PAGE = 1500.0  # px: a row of maps longer than this wraps onto the next row
+
+
 def draw(maps, theme, title: str, notes: list[str]) -> Canvas:
     tops = {"c": max([m.shape[0] for m in maps if len(m.shape) == 3] or [1]),
             "hw": max([max(m.shape[1:]) for m in maps if len(m.shape) == 3] or [1]),
@@ -69,24 +72,36 @@ def draw(maps, theme, title: str, notes: list[str]) -> Canvas:
     boxes = [_Box(m, tops) for m in maps]
     above = max(b.h / 2 - b.dy for b in boxes)
     below = max(b.h / 2 for b in boxes)
-    cy = TOP + 22 + above
-    x = 24.0
+    row_height = TOP + 22 + above + below + 48
+    rows, x, row = [], 24.0, 0
     for k, b in enumerate(boxes):
-        b.x, b.y = x, cy - b.h / 2
-        label = max(text_width(fmt_shape(b.map.shape), LABEL), text_width(b.map.maker.name, SMALL))
+        # the box, centred in a slot as wide as its captions; the op that makes the next in the gap
+        width = max(b.span, text_width(fmt_shape(b.map.shape), LABEL), text_width(b.map.caption(), SMALL))
         op = text_width(boxes[k + 1].map.op_text(), SMALL) + 14 if k + 1 < len(boxes) else 0
-        x += max(b.span, label) + max(GAP, op)
-    canvas = Canvas(width=x + 10, height=cy + below + 52 + 16 * len(notes), background=theme.background)
+        if x + width > PAGE and k:
+            row, x = row + 1, 24.0
+        b.row = row
+        b.x, b.y = x + (width - b.span) / 2, row * row_height + TOP + 22 + above - b.h / 2
+        x += width + max(GAP, op)
+        rows.append(x)
+    width = min(max(rows), PAGE + 200) if rows else 100
+    canvas = Canvas(width=max(width, max(b.x + b.span for b in boxes) + 24) + 10,
+                    height=(row + 1) * row_height + 16 * len(notes), background=theme.background)
     canvas.text(24, 30, title, theme.text, 12, anchor="start", bold=True)
     for k, b in enumerate(boxes):
+        base = b.row * row_height
         if k:
-            _link(canvas, boxes[k - 1], b, theme, TOP + 12)
+            if boxes[k - 1].row == b.row:
+                _link(canvas, boxes[k - 1], b, theme, base + TOP + 12)
+            else:  # a new row: the op that made this map, at the row's start
+                canvas.text(24, base + TOP - 4, "↪ " + b.map.op_text(), theme.muted, SMALL, anchor="start")
         _cuboid(canvas, b, theme)
         centre = b.x + b.span / 2
+        cy = base + TOP + 22 + above
         canvas.text(centre, cy + below + 20, fmt_shape(b.map.shape), theme.text, LABEL)
-        canvas.text(centre, cy + below + 35, b.map.maker.name, theme.muted, SMALL)
+        canvas.text(centre, cy + below + 35, b.map.caption(), theme.muted, SMALL)
     for i, note in enumerate(notes):
-        canvas.text(24, cy + below + 58 + 16 * i, note, theme.muted, SMALL, anchor="start")
+        canvas.text(24, (row + 1) * row_height + 6 + 16 * i, note, theme.muted, SMALL, anchor="start")
     return canvas
 
 
