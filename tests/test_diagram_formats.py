@@ -191,7 +191,21 @@ def test_a_view_too_big_for_a_bitmap_is_refused_not_shrunk(tmp_path):
 def test_the_readme_pictures(tmp_path, capsys):
     from archlang.backends.diagram.docs import PICTURES, main
 
-    assert main(["--out", str(tmp_path)]) == 0
+    assert main(["--out", str(tmp_path), "--gallery", ""]) == 0
     for _, name, _ in PICTURES:
         assert (tmp_path / name).read_text().lstrip().startswith(("<?xml", "<svg"))
     assert {"lenet5.svg", "vgg16.svg", "resnet50.svg"} <= {p.name for p in tmp_path.iterdir()}
+
+
+def test_the_gallery_draws_every_spec(tmp_path):
+    from archlang.backends.diagram.docs import gallery
+
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    for name in ("lenet5", "pattern"):
+        (specs / f"{name}.arch").write_text((SPECS / f"{name}.arch").read_text())
+    page = gallery(specs, tmp_path / "img" / "gallery", tmp_path / "gallery.md")
+    text = page.read_text()
+    assert "## lenet5" in text and "![lenet5](img/gallery/lenet5.svg)" in text
+    assert "img/gallery/pattern-feature-maps.svg" in text  # a chain: its feature maps too
+    assert (tmp_path / "img" / "gallery" / "lenet5.svg").read_text().lstrip().startswith(("<?xml", "<svg"))

@@ -25,7 +25,8 @@ GLOBAL_WORDS = {"global_avgpool": "global avg pool", "global_maxpool": "global m
 ADAPTIVE_WORDS = {"adaptive_avgpool": "adaptive avg pool", "adaptive_maxpool": "adaptive max pool"}
 NORM_WORDS = {"bn": "batch norm", "layer_norm": "layer norm", "group_norm": "group norm",
               "instance_norm": "instance norm", "lrn": "LRN", "layer_scale": "layer scale"}
-SHORT_WORDS = {"bn": "BN", "relu": "ReLU", "relu6": "ReLU6", "layer_norm": "LN", "gelu": "GELU"}
+NORM_WORDS.update({k.replace("_", ""): v for k, v in NORM_WORDS.items()})  # `layernorm` spells it too
+SHORT_WORDS = {"bn": "BN", "relu": "ReLU", "relu6": "ReLU6", "layer_norm": "LN", "layernorm": "LN", "gelu": "GELU"}
 
 COUNT = re.compile(r" ×\d")
 
