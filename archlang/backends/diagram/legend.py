@@ -16,6 +16,7 @@ letter ("see A, B").
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 from archlang.backends.diagram.labels import layer_text, short_layer
@@ -84,8 +85,10 @@ def units_of(scope: Scope, own_box: bool) -> list[Scope]:
     return found
 
 
+@functools.lru_cache(maxsize=4096)
 def _kernel(layer):
-    return getattr(getattr(layer, "args", None), "kernel_size", None)
+    fields = getattr(getattr(layer, "args", None), "__dict__", {})
+    return fields.get("kernel_size")
 
 
 def structure(scope: Scope) -> tuple:

@@ -93,12 +93,12 @@ def _plain(d: dict) -> dict:
 def build_view(net, options: ViewOptions) -> View:
     check_paths(net, options)
     if options.view == "layers":
-        return _Builder(net, options, everything=True).build()
+        return _Builder(net, options, everything=True).build(options.legend)
     opened = _overview_opened(net, options)
     if options.view == "blocks":
         overview = _Builder(net, options, opened).build()
         opened |= {b.path for b in overview.boxes if b.kind in ("block", "group", "branch")}
-    return _Builder(net, options, opened).build()
+    return _Builder(net, options, opened).build(options.legend)
 
 
 def _overview_opened(net, options: ViewOptions) -> set[str]:
@@ -127,11 +127,12 @@ class _Builder:
         self.view = View(net.name, options)
         self._role_map: dict | None = None
 
-    def build(self) -> View:
+    def build(self, legend: bool = False) -> View:
+        """The view; `legend`: with the legend panel (only the final view of `build_view` needs it)."""
         self._contents(self.net.root.children, None)
         self._output_box()
         skips = self._connect()
-        if self.options.legend:
+        if legend:
             from archlang.backends.diagram.legend import build_legend
 
             self.view.legend, refs = build_legend(self.net, self.view.sources, skips)
