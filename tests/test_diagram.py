@@ -237,6 +237,8 @@ def test_the_legend_draws_each_kind_of_unit_once():
     mobile = archlang.load(MOBILE).render()
     assert [u.stem for u in mobile.view.legend] == ["conv_bn_relu", "reduce", "inverted"]
     inverted = mobile.view.legend[2]
+    # a box that spells out its chain (NiN's `11×11 conv, 96, /4 → ReLU → [1×1 conv, 96 → ReLU] ×2`) needs none
+    assert not load("nin").render().view.legend
     assert [box.label for box in inverted.boxes if box.kind == "layer"][:2] == [
         "1×1 conv, 144 · BN · ReLU6", "3×3 dw conv, 144 · BN · ReLU6"]
     assert sum(e.skip for e in inverted.edges) == 1

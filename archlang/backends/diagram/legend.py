@@ -100,14 +100,15 @@ def structure(scope: Scope) -> tuple:
                               for n in scope.layers()))
 
 
-def build_legend(net, sources: dict, skips: set) -> tuple[list[Unit], dict[str, list[str]]]:
-    """Units of the scopes behind each box ({box id: [scope]}); and box id -> the letters it holds."""
+def build_legend(net, sources: dict, skips: set, plain: set) -> tuple[list[Unit], dict[str, list[str]]]:
+    """Units of the scopes behind each box ({box id: [scope]}); and box id -> the letters it holds.
+    A chain without merges is a unit of its own only in a `plain` box (one that shows just its call)."""
     kinds: dict[tuple, Unit] = {}
     refs: dict[str, list[str]] = {}
     for box_id, scopes in sources.items():
         letters = []
         for scope in scopes:
-            for unit in units_of(scope, True):
+            for unit in units_of(scope, box_id in plain):
                 key = structure(unit)
                 if key not in kinds:
                     if len(kinds) >= MAX_UNITS:

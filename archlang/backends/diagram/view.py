@@ -135,7 +135,9 @@ class _Builder:
         if legend:
             from archlang.backends.diagram.legend import build_legend
 
-            self.view.legend, refs = build_legend(self.net, self.view.sources, skips)
+            # a box that spells out its chain (a summary) needs no legend entry for the chain itself
+            plain = {b.id for b in self.view.boxes if not b.summary and b.kind != "fold"}
+            self.view.legend, refs = build_legend(self.net, self.view.sources, skips, plain)
             for b in self.view.boxes:
                 b.units = ", ".join(refs.get(b.id, ()))
         return self.view
