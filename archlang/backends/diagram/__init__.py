@@ -6,7 +6,9 @@
     PosixPath('resnet50.svg')
 
 Modules: `fold` (items and runs of identical items), `view` (the boxes,
-clusters and edges a picture shows), `style` (colours and shapes per layer
+clusters and edges a picture shows), `labels` (paper or spec wording, the
+fold notation), `legend` (each kind of unit drawn once beside the chain),
+`style` (colours and shapes per layer
 family), `dot` (DOT text), `layout` (running graphviz), `diagram` (the
 object that saves and shows itself), `html` (the interactive page),
 `featuremaps` (the textbook stacked-boxes picture), `docs` (the README's

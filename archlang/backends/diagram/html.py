@@ -9,6 +9,12 @@ box it shows opened (`--expand PATH`) and each cluster closed, up to
 plus a table from every box and cluster to the state a click leads to.
 Opening a box keeps what holds it open and closes the rest, exactly like
 `archlang render --expand PATH`, so the page and the command agree.
+
+The data (states, search index) is JSON made safe for a `<script>` element
+(`script_json`), then gzipped and base64-encoded: the states repeat one
+another, so GoogLeNet's page shrinks from ~5 MB to under 1 MB; the page
+inflates it with the browser's DecompressionStream and opens fitted to the
+window. Edges show their tensor shape on hover.
 """
 
 from __future__ import annotations
