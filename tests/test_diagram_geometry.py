@@ -208,13 +208,7 @@ def test_no_text_overlaps_other_text(name, which):
     assert not bad, "\n".join(bad[:10])
 
 
-# ConvNeXt's first block opens four clusters on one box; dot then sets the next box ~14 pt aside.
-CROOKED = {("convnext", "all"), ("convnext_tiny", "all"), ("convnext_small", "all"), ("convnext_base", "all")}
-
-
-@pytest.mark.parametrize("name, which", [pytest.param(*c, marks=pytest.mark.xfail(reason="dot offsets one box",
-                                                                                  strict=False))
-                                         if c in CROOKED else c for c in CASES])
+@pytest.mark.parametrize("name, which", CASES)
 def test_the_main_path_is_straight(name, which):
     """A chain (one edge out of one box, into a box with one edge in) is a vertical line in TB."""
     pic = picture(name, which)

@@ -139,6 +139,22 @@ def _first_box(members: dict, cluster: str) -> Box | None:
     return None
 
 
+def _titled(c: Cluster) -> bool:
+    """Whether a cluster shows a title: all but an add's main branch (its merge says what it is)."""
+    return not (c.kind == "branch" and c.role == "main")
+
+
+def _title_anchor(members: dict, cid: str, first: Box) -> str:
+    """What a cluster's title stands left of: the title of the next titled cluster that starts with
+    the same box (nested titles in a row, outermost left), else the box."""
+    inner = members[cid][0] if members[cid] else None
+    while isinstance(inner, Cluster):
+        if _titled(inner):
+            return f"t{inner.id}"
+        inner = members[inner.id][0] if members[inner.id] else None
+    return first.id
+
+
 def _reversed_branches(items: list) -> list:
     """Side by side branch clusters declared last to first: with the flat edges of `_branch_order`,
     this is the declaration order in which `dot` keeps them first to last, left to right."""
@@ -180,12 +196,11 @@ def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: 
             out.append(f"{indent}  graph [{_attrs(attrs)}];")
             out += _scope_lines(view, m.id, members, theme, indent + "  ", groups)
             first = _first_box(members, m.id)
-            if first is not None:  # the title stands beside the first box, where no edge runs
+            if first is not None and _titled(m):  # the title stands beside the first box, where no edge runs
                 title = f"t{m.id}"
                 out.append(f"{indent}  {title} [{_attrs(title_attrs)}];")
                 # nested clusters that start with the same box: their titles in a row, outermost left
-                inner = members[m.id][0]
-                anchor = f"t{inner.id}" if isinstance(inner, Cluster) else first.id
+                anchor = _title_anchor(members, m.id, first)
                 out.append(f"{indent}  {{ rank=same; {title}; {anchor}; }}")
                 out.append(f"{indent}  {title} -> {anchor} [style=invis];")
             out.append(f"{indent}}}")
