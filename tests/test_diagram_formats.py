@@ -166,6 +166,9 @@ def test_feature_maps_say_which_part_of_a_branching_network_they_draw(capsys):
     assert "main path" in fm.svg() and "main path" in capsys.readouterr().err
     captions = [m["caption"] for m in fm.to_dict()["maps"]]
     assert captions[:4] == ["input", "conv1", "maxpool1", "layer1.basic1"] and "layer4.basic2" in captions
+    # each of the 8 merges arcs from the map its shortcut forks off to the map it ends in
+    skips = fm.to_dict()["skips"]
+    assert len(skips) == 8 and skips[0] == [2, 4] and all(a < b for a, b in skips)
 
 
 def test_feature_maps_fold_repeated_convolutions_and_fit_a_page():

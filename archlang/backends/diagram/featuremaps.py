@@ -113,6 +113,21 @@ def _fold(maps: list[FeatureMap]) -> list[FeatureMap]:
     return out
 
 
+def skip_arcs(net, chain, maps: list[FeatureMap]) -> list[tuple[int, int]]:
+    """(map index, map index) for each merge on the main path: from the map its other input forks
+    off (an identity, or a projection's input) to the map the merge ends in; drawn as arcs."""
+    where = {n.id: k for k, m in enumerate(maps) for n in m.layers}
+    on_chain, mains = {n.id for n in chain}, main_inputs(net)
+    arcs = []
+    for node in chain:
+        for i in node.inputs[1:] if node.id not in mains else [i for i in node.inputs if i != mains[node.id]]:
+            while i not in on_chain and net.nodes[i].inputs:
+                i = net.nodes[i].inputs[0]
+            if i in where and where[i] != where[node.id]:
+                arcs.append((where[i], where[node.id]))
+    return sorted(set(arcs))
+
+
 class FeatureMaps(Picture):
     """The feature-map picture of a network: saves as svg, png, pdf, json or html."""
 
@@ -121,6 +136,7 @@ class FeatureMaps(Picture):
         self.theme = THEMES[options.theme]
         chain, merged = main_path(net)
         self.maps = feature_maps(chain)
+        self.skips = skip_arcs(net, chain, self.maps)
         self.notes: list[str] = []
         if merged:
             note = (f"{net.name} branches: this picture draws its main path only (the branch with the most "
@@ -135,7 +151,7 @@ class FeatureMaps(Picture):
 
     def canvas(self) -> Canvas:
         if self._canvas is None:
-            self._canvas = draw(self.maps, self.theme, self.title, self.notes)
+            self._canvas = draw(self.maps, self.theme, self.title, self.notes, self.skips)
         return self._canvas
 
     def svg(self) -> str:
@@ -145,7 +161,7 @@ class FeatureMaps(Picture):
         return {"network": self.net.name, "options": self.options.to_dict(), "notes": self.notes,
                 "maps": [{"layers": [n.path for n in m.layers], "shape": list(m.shape), "op": m.op_text(),
                           "family": m.maker.layer.family, "caption": m.caption(), "count": m.count}
-                         for m in self.maps]}
+                         for m in self.maps], "skips": [list(a) for a in self.skips]}
 
     def data(self, fmt: str) -> bytes:
         if fmt == "svg":
