@@ -2,7 +2,7 @@
 
 Draws the overview of LeNet-5, VGG-16 and ResNet-50 (SVG, light theme) and
 LeNet-5's feature maps; then `docs/gallery.md`: the overview of every spec
-in `specs/` (and its feature maps when it is a chain) into
+in `specs/` (and its feature maps for chains and residual networks) into
 `docs/img/gallery/`, and for ResNet-50 and GoogLeNet the same torchvision
 network drawn by torchview (a benchmark-only dependency: `pip install
 '.[bench]'`) beside ours. `make docs` runs it. Graphviz's `dot` is needed.
@@ -51,14 +51,15 @@ TORCHVIEW = {"resnet50": ("resnet50", {}), "googlenet": ("googlenet", {"aux_logi
 
 def gallery(specs: Path, out: Path, page: Path) -> Path:
     """Every spec's overview (and feature maps for chains) as SVG, listed in a Markdown page."""
-    from archlang.backends.diagram.skips import merges
+    from archlang.backends.diagram.skips import SIDE_MERGES, merges
 
     out.mkdir(parents=True, exist_ok=True)
     rel = Path("img") / "gallery" if page.parent == out.parent.parent else out
     lines = ["# Gallery", "",
              "Every spec in `specs/`, drawn by `make docs` with `archlang render SPEC` (the overview: repeated",
              "units fold, and each kind of unit is drawn once, opened, in the panel beside the chain) and, for",
-             "networks without branches, `--style feature-maps`. Labels are in the paper style",
+             "chains and residual networks, `--style feature-maps` (skip connections as arcs over the maps",
+             "they bypass). Labels are in the paper style",
              "(`--labels spec` writes the spec's own text).", ""]
     for spec in sorted(specs.glob("*.arch")):
         net = archlang.load(spec)
@@ -66,7 +67,7 @@ def gallery(specs: Path, out: Path, page: Path) -> Path:
         net.render().save(out / f"{name}.svg")
         lines += [f"## {name}", "", f"`archlang render specs/{spec.name}` — {net.name}, "
                   f"{len(net.nodes)} layers", "", f"![{name}]({rel}/{name}.svg)", ""]
-        if not any(True for _ in merges(net)):
+        if all(node.type in SIDE_MERGES for node, _, _ in merges(net)):  # a chain, or skips drawn as arcs
             net.render(style="feature-maps").save(out / f"{name}-feature-maps.svg")
             lines += [f"![{name}, feature maps]({rel}/{name}-feature-maps.svg)", ""]
         if name in TORCHVIEW:
