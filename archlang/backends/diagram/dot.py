@@ -132,11 +132,10 @@ def _groups(view: View) -> dict[str, str]:
 
 
 def _first_box(members: dict, cluster: str) -> Box | None:
-    for m in members[cluster]:
-        found = _first_box(members, m.id) if isinstance(m, Cluster) else m
-        if found is not None:
-            return found
-    return None
+    """The cluster's first box in the view's order (members list sub-clusters before boxes)."""
+    boxes = [m if isinstance(m, Box) else _first_box(members, m.id) for m in members[cluster]]
+    boxes = [b for b in boxes if b is not None]
+    return min(boxes, key=lambda b: int(b.id[1:])) if boxes else None
 
 
 def _titled(c: Cluster) -> bool:
@@ -147,11 +146,12 @@ def _titled(c: Cluster) -> bool:
 def _title_anchor(members: dict, cid: str, first: Box) -> str:
     """What a cluster's title stands left of: the title of the next titled cluster that starts with
     the same box (nested titles in a row, outermost left), else the box."""
-    inner = members[cid][0] if members[cid] else None
-    while isinstance(inner, Cluster):
+    inner = next((m for m in members[cid] if isinstance(m, Cluster) and _first_box(members, m.id) is first), None)
+    while inner is not None:
         if _titled(inner):
             return f"t{inner.id}"
-        inner = members[inner.id][0] if members[inner.id] else None
+        inner = next((m for m in members[inner.id]
+                      if isinstance(m, Cluster) and _first_box(members, m.id) is first), None)
     return first.id
 
 
