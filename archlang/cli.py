@@ -65,6 +65,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--rankdir", choices=["TB", "LR"], default="TB")
     p.add_argument("--theme", choices=["light", "dark"], default="light")
     p.add_argument("--style", choices=["graph", "feature-maps"], default="graph")
+    p.add_argument("--labels", choices=["paper", "spec"], default="paper",
+                   help="paper: `3×3 conv, 64, /2` (default); spec: `conv(64, 3, stride=2)`")
 
     p = sub.add_parser("compile", help="write standalone PyTorch source for the network")
     _common(p)
@@ -160,7 +162,7 @@ def cmd_summary(args) -> int:
 def cmd_render(args) -> int:
     net = _load(args)
     diagram = net.render(view=args.view, expand=args.expand, collapse=args.collapse, rankdir=args.rankdir,
-                         theme=args.theme, style=args.style)
+                         theme=args.theme, style=args.style, labels=args.labels)
     output = args.output or f"{net.name.lower()}.{args.format or 'svg'}"
     path = diagram.save(output, format=args.format)
     print(f"wrote {path}")
