@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -129,8 +130,10 @@ def process_group(info: DistInfo, device: torch.device):
     if device.type == "cuda":
         torch.cuda.set_device(device)
     try:
-        dist.init_process_group(backend=backend, timeout=timeout())
-    except dist.DistError as exc:
+        _init(backend, info)
+    except RuntimeError as exc:
+        if not _from_the_group(exc):
+            raise
         raise PeerLost(f"cannot join the training job (rank {info.rank} of {info.world}): "
                        f"{_first_line(exc)}", _PEER_HINT) from exc
     together = False
@@ -142,15 +145,63 @@ def process_group(info: DistInfo, device: torch.device):
         if isinstance(exc, TrainError) and not together and not isinstance(exc, PeerLost):
             _leave_message(exc)
         raise
-    except dist.DistError as exc:
+    except RuntimeError as exc:
+        if not _from_the_group(exc):
+            raise
         raise _lost(exc, info) from exc
     finally:
         _shutdown(together)
 
 
+# How many times this job's group has formed before this one (see _init).
+_generation = 0
+
+
+def generation() -> int:
+    """0 in a job's first process group; n after torchrun restarted the group n times."""
+    return _generation
+
+
+def restarted() -> bool:
+    """Whether torchrun restarted this job's workers (after a worker died, say)."""
+    return _generation > 0 or restart_count() > 0
+
+
+def _init(backend: str, info: DistInfo) -> None:
+    """init_process_group on a key space of this group's own generation.
+
+    torchrun keeps one store for the whole job, and restarted workers would
+    find their predecessors' keys in it (addresses of dead processes): a
+    restarted group then hangs or fails to connect. Each worker counts itself
+    in once; the count tells every rank of a group the same generation, even
+    when (as with torchrun's c10d rendezvous) their TORCHELASTIC_RESTART_COUNT
+    differ. Outside torchrun (a plain env:// launch) it is generation 0.
+    """
+    global _generation
+    env = os.environ
+    agent_store = env.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    if not {"MASTER_ADDR", "MASTER_PORT"} <= set(env) or not agent_store:
+        dist.init_process_group(backend=backend, timeout=timeout())
+        return
+    store = dist.TCPStore(env["MASTER_ADDR"], int(env["MASTER_PORT"]), info.world,
+                          is_master=False, timeout=timeout())
+    _generation = (store.add("archlang/joined", 1) - 1) // info.world
+    dist.init_process_group(backend=backend, store=dist.PrefixStore(f"archlang/{_generation}", store),
+                            rank=info.rank, world_size=info.world, timeout=timeout())
+
+
 _PEER_HINT = ("another process of the job died, was killed or cannot be reached (its log or "
               "torchrun's says which); under torchrun --max-restarts N the job restarts and "
               "resumes from RUN_DIR's last checkpoint, otherwise rerun it with --resume")
+
+
+# gloo reports a dead peer as a plain RuntimeError ("Connection closed by peer").
+_GROUP_FAILURE = re.compile(r"gloo|nccl|connection (closed|reset|refused)|broken pipe|timed out",
+                            re.IGNORECASE)
+
+
+def _from_the_group(exc: RuntimeError) -> bool:
+    return isinstance(exc, dist.DistError) or bool(_GROUP_FAILURE.search(str(exc)))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -170,8 +170,7 @@ def _restarted_same_run(run: Run) -> bool:
     settings (RESUME_KEYS) as config.json and spec.arch record; anything else
     starts over, as the first attempt did.
     """
-    restarts = distributed.restart_count()
-    if restarts == 0 or not (run.run_dir / ckpt.CHECKPOINT).is_file():
+    if not distributed.restarted() or not (run.run_dir / ckpt.CHECKPOINT).is_file():
         return False
     try:
         before = json.loads((run.run_dir / "config.json").read_text())
@@ -185,8 +184,8 @@ def _restarted_same_run(run: Run) -> bool:
             and all((before.get("settings") or {}).get(key) == now["settings"][key]
                     for key in RESUME_KEYS))
     if same:
-        run.reporter.note(f"torchrun restarted the job (restart {restarts}): resuming {run.run_dir} "
-                          "from its last checkpoint")
+        run.reporter.note(f"torchrun restarted the job: resuming {run.run_dir} from its last "
+                          "checkpoint")
     return same
 
 
