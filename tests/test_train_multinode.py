@@ -39,7 +39,7 @@ ENV.pop("ARCHLANG_DEBUG", None)
 COMPARED = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
 SAFETY = 900  # seconds: a hung job fails the test instead of the whole suite
 # The default suite runs the two-node job this many times; the slow test, 20.
-RUNS = int(os.environ.get("ARCHLANG_MULTINODE_RUNS", "2"))
+RUNS = int(os.environ.get("ARCHLANG_MULTINODE_RUNS", "1"))
 
 
 def free_port() -> int:
@@ -216,6 +216,7 @@ def uninterrupted(tmp_path_factory):
     return figures(out)
 
 
+@pytest.mark.slow
 def test_nproc_max_restarts_resumes_by_itself(tmp_path, uninterrupted):
     out = tmp_path / "run"
     log = open(f"{out}.node0.log", "w")
@@ -233,7 +234,7 @@ def test_nproc_max_restarts_resumes_by_itself(tmp_path, uninterrupted):
     codes, logs = finish([parent], out)
     assert codes == [0], logs
     assert "torchrun restarted the job: resuming" in logs[0], logs[0]
-    assert "resuming" in logs[0] and "after epoch 1" in logs[0] or "after epoch 2" in logs[0]
+    assert "after epoch 1\n" in logs[0] or "after epoch 2\n" in logs[0]
     assert figures(out) == uninterrupted
 
 
