@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from train_helpers import read_metrics
 
@@ -48,7 +49,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def node(rank: int, port: int, out: Path, *argv: str, elastic: bool = False) -> subprocess.Popen:
+def node(rank: int, port: int, out: Path, *argv: str, elastic: bool = False,
+         cwd: Path = ROOT) -> subprocess.Popen:
     """One simulated node: ``python -m torch.distributed.run`` with one worker.
 
     Static rendezvous (``--master_addr``) as in a plain two-machine command;
@@ -60,12 +62,12 @@ def node(rank: int, port: int, out: Path, *argv: str, elastic: bool = False) -> 
                  "--rdzv-id", "archlang-test", "--max-restarts", "1"]
     else:
         where = ["--node_rank", str(rank), "--master_addr", "127.0.0.1", "--master_port", str(port)]
-    log = open(f"{out}.node{rank}.log", "w")
+    log = open(Path(cwd, f"{out}.node{rank}.log"), "w")
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2",
                "--nproc_per_node", "1", *where, "-m", "archlang", "train", LENET,
                "--data", "digits", "--out", str(out), *argv]
     try:
-        return subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=cwd, env=ENV, stdout=log, stderr=subprocess.STDOUT)
     finally:
         log.close()
 
@@ -80,6 +82,7 @@ def finish(procs: list[subprocess.Popen], out: Path) -> tuple[list[int], list[st
                 other.kill()
             pytest.fail(f"the job hung (logs: {out}.node*.log)")
     return codes, [Path(f"{out}.node{rank}.log").read_text() for rank in range(len(procs))]
+
 
 
 def two_nodes(out: Path, *argv: str, kill: int | None = None,
@@ -246,3 +249,27 @@ def test_two_nodes_restart_and_resume_by_themselves(tmp_path, uninterrupted):
     assert "torchrun restarted the job: resuming" in text, text
     # two processes on two nodes make the same updates as two on one machine
     assert figures(out) == uninterrupted
+
+
+# ---------------------------------------------------------------- separate disks
+
+@pytest.mark.slow
+def test_nodes_on_separate_disks_each_keep_the_whole_run(tmp_path):
+    # A relative --out under two working directories: each node has a RUN_DIR
+    # the other cannot see, as on two machines without shared storage.
+    disks = [tmp_path / "node-a", tmp_path / "node-b"]
+    for disk in disks:
+        disk.mkdir()
+    port = free_port()
+    procs = [node(rank, port, Path("run"), "--epochs", "2", cwd=disks[rank]) for rank in (0, 1)]
+    codes = [proc.wait(timeout=SAFETY) for proc in procs]
+    logs = [(disk / f"run.node{rank}.log").read_text() for rank, disk in enumerate(disks)]
+    assert codes == [0, 0], logs
+    runs = [disk / "run" for disk in disks]
+    for name in ("metrics.jsonl", "spec.arch"):  # rank 0's records on both disks
+        assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
+    launch = [json.loads((run / "config.json").read_text())["launch_id"] for run in runs]
+    assert launch[0] == launch[1]
+    a, b = (torch.load(run / "checkpoint.pt", weights_only=True) for run in runs)
+    assert a["epoch"] == b["epoch"] == 2 and a["history"] == b["history"]
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
