@@ -49,19 +49,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def node(rank: int, port: int, out: Path, *argv: str, elastic: bool = False,
+def node(rank: int, port: int, out: Path, *argv: str, elastic: str = "",
          cwd: Path = ROOT) -> subprocess.Popen:
     """One simulated node: ``python -m torch.distributed.run`` with one worker.
 
     Static rendezvous (``--master_addr``) as in a plain two-machine command;
-    ``elastic`` uses the c10d rendezvous and ``--max-restarts 1``, which is
-    what restarts a group across machines.
+    ``elastic`` "c10d" uses the c10d rendezvous, "static" the static one, both
+    with ``--max-restarts 1``.
     """
-    if elastic:
+    if elastic == "c10d":
         where = ["--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}",
-                 "--rdzv-id", "archlang-test", "--max-restarts", "1"]
+                 "--rdzv-id", "archlang-test"]
     else:
         where = ["--node_rank", str(rank), "--master_addr", "127.0.0.1", "--master_port", str(port)]
+    if elastic:
+        where += ["--max-restarts", "1"]
     log = open(Path(cwd, f"{out}.node{rank}.log"), "w")
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2",
                "--nproc_per_node", "1", *where, "-m", "archlang", "train", LENET,
@@ -86,7 +88,7 @@ def finish(procs: list[subprocess.Popen], out: Path) -> tuple[list[int], list[st
 
 
 def two_nodes(out: Path, *argv: str, kill: int | None = None,
-              elastic: bool = False) -> tuple[list[int], list[str]]:
+              elastic: str = "") -> tuple[list[int], list[str]]:
     """Run the two-node job; with ``kill``, SIGKILL that node's worker once epoch 1 is saved."""
     port = free_port()
     procs = [node(rank, port, out, *argv, elastic=elastic) for rank in (0, 1)]
@@ -242,8 +244,18 @@ def test_nproc_max_restarts_resumes_by_itself(tmp_path, uninterrupted):
 
 
 def test_two_nodes_restart_and_resume_by_themselves(tmp_path, uninterrupted):
-    out = tmp_path / "run"
-    codes, logs = two_nodes(out, "--epochs", "3", kill=1, elastic=True)
+    check_restarted_run(tmp_path / "run", "c10d", uninterrupted)
+
+
+@pytest.mark.slow
+def test_static_rendezvous_restarts_and_resumes_too(tmp_path, uninterrupted):
+    # each torchrun restarts its own worker: the killed one's at once, the
+    # other's when its next collective fails; the two meet as a new group
+    check_restarted_run(tmp_path / "run", "static", uninterrupted)
+
+
+def check_restarted_run(out: Path, rendezvous: str, uninterrupted: list[dict]) -> None:
+    codes, logs = two_nodes(out, "--epochs", "3", kill=1, elastic=rendezvous)
     assert codes == [0, 0], logs
     text = "\n".join(logs)
     assert "torchrun restarted the job: resuming" in text, text
