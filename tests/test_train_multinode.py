@@ -285,3 +285,26 @@ def test_nodes_on_separate_disks_each_keep_the_whole_run(tmp_path):
     a, b = (torch.load(run / "checkpoint.pt", weights_only=True) for run in runs)
     assert a["epoch"] == b["epoch"] == 2 and a["history"] == b["history"]
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+# ---------------------------------------------------------------- Ctrl-C
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_process_once(tmp_path):
+    out = tmp_path / "run"
+    log = open(f"{out}.node0.log", "w")
+    with log:  # a session of its own: Ctrl-C signals the terminal's whole process group
+        parent = subprocess.Popen([sys.executable, "-m", "archlang", "train", LENET,
+                                   "--epochs", "3", "--nproc", "2", "--out", str(out)],
+                                  cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    metrics = out / "metrics.jsonl"
+    while not (metrics.is_file() and metrics.read_text().count("\n") >= 1):
+        assert parent.poll() is None, Path(f"{out}.node0.log").read_text()
+        time.sleep(0.02)
+    os.killpg(parent.pid, signal.SIGINT)
+    codes, logs = finish([parent], out)
+    assert codes == [130], logs
+    assert logs[0].count("interrupted; RUN_DIR keeps the last finished epoch's checkpoint") == 1
+    assert "lost contact" not in logs[0] and "terminate called" not in logs[0]
+    assert read_metrics(out)[0]["epoch"] == 1

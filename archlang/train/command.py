@@ -162,7 +162,7 @@ def _guarded(work: Callable[[], int], info: distributed.DistInfo) -> int:
     try:
         return work()
     except KeyboardInterrupt:
-        if info.is_main:
+        if info.is_main and not distributed.relaunched():  # under --nproc the parent says it
             print("\ninterrupted; RUN_DIR keeps the last finished epoch's checkpoint",
                   file=sys.stderr)
         return 130

@@ -142,7 +142,9 @@ def process_group(info: DistInfo, device: torch.device):
         together = True
     except (TrainError, KeyboardInterrupt) as exc:
         together = getattr(exc, "agreed", False)
-        if isinstance(exc, TrainError) and not together and not isinstance(exc, PeerLost):
+        if isinstance(exc, KeyboardInterrupt):
+            _leave_message(None)
+        elif not together and not isinstance(exc, PeerLost):
             _leave_message(exc)
         raise
     except RuntimeError as exc:
@@ -209,20 +211,23 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _lost(exc: BaseException, info: DistInfo) -> TrainError:
+def _lost(exc: BaseException, info: DistInfo) -> BaseException:
     """The error for a failed collective: a peer's own message if it left one."""
     with contextlib.suppress(Exception):
         store = dist.distributed_c10d._get_default_store()
         if store.check([_STOPPED_KEY]):
-            message, hint = json.loads(store.get(_STOPPED_KEY).decode())
-            return StoppedWithPeer(message, hint)
+            left = json.loads(store.get(_STOPPED_KEY).decode())
+            # a peer interrupted (Ctrl-C reaches every process of the job): so is this one
+            return StoppedWithPeer(*left) if left else KeyboardInterrupt()
     return PeerLost(f"lost contact with the other processes of the training job "
                     f"(rank {info.rank} of {info.world}): {_first_line(exc)}", _PEER_HINT)
 
 
-def _leave_message(exc: TrainError) -> None:
+def _leave_message(exc: TrainError | None) -> None:
+    """Tell the peers why this rank stops (None: interrupted)."""
+    left = [exc.message, exc.hint] if exc else None
     with contextlib.suppress(Exception):
-        dist.distributed_c10d._get_default_store().set(_STOPPED_KEY, json.dumps([exc.message, exc.hint]))
+        dist.distributed_c10d._get_default_store().set(_STOPPED_KEY, json.dumps(left))
 
 
 def agreed(error: TrainError) -> TrainError:
@@ -317,6 +322,11 @@ def agree_any(error: TrainError | None, info: DistInfo) -> None:
     for box in all_gather((error.message, error.hint) if error else None, info):
         if box:
             raise agreed(TrainError(*box))
+
+
+def relaunched() -> bool:
+    """Whether this worker runs under ``--nproc`` (whose parent prints for the job)."""
+    return bool(os.environ.get(EXIT_FILE_ENV))
 
 
 def report_exit(code: int, info: DistInfo) -> int:
