@@ -308,3 +308,47 @@ def test_ctrl_c_stops_every_process_once(tmp_path):
     assert logs[0].count("interrupted; RUN_DIR keeps the last finished epoch's checkpoint") == 1
     assert "lost contact" not in logs[0] and "terminate called" not in logs[0]
     assert read_metrics(out)[0]["epoch"] == 1
+
+
+# ---------------------------------------------------------------- a loss that stops being finite
+
+def test_nonfinite_loss_stops_every_process_cleanly(tmp_path):
+    # every rank sees the sum of non-finite losses at the same step and stops
+    # there; the group is shut down barrier-first, the message printed once
+    spec = tmp_path / "small.arch"
+    spec.write_text("network Small:\n    input(1, 8, 8)\n    -> flatten\n"
+                    "    -> fc(64) -> relu\n    -> fc(10)\n")
+    done = subprocess.run([sys.executable, "-m", "archlang", "train", str(spec), "--epochs", "2",
+                           "--nproc", "2", "--optimizer", "sgd", "--lr", "1e38",
+                           "--out", str(tmp_path / "run")], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=SAFETY)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("error: the loss became nan at epoch 1") == 1, done.stderr
+    assert_no_abort([done.stdout + done.stderr])
+    assert "ChildFailedError" not in done.stderr and "lost contact" not in done.stderr
+
+
+# ---------------------------------------------------------------- an error in one rank
+
+@pytest.mark.slow
+def test_an_error_in_rank_0_alone_stops_the_others_quietly(tmp_path):
+    # Only rank 0 writes: when its checkpoint write fails (here checkpoint.pt
+    # has become a directory), rank 1 is already in the next epoch's
+    # collective. It must stop too, without a second message.
+    out = tmp_path / "run"
+    log = open(f"{out}.node0.log", "w")
+    with log:
+        parent = subprocess.Popen([sys.executable, "-m", "archlang", "train", LENET,
+                                   "--epochs", "3", "--nproc", "2", "--out", str(out)],
+                                  cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+    metrics = out / "metrics.jsonl"
+    while not (metrics.is_file() and metrics.read_text().count("\n") >= 1):
+        assert parent.poll() is None, Path(f"{out}.node0.log").read_text()
+        time.sleep(0.02)
+    (out / "checkpoint.pt").unlink()
+    (out / "checkpoint.pt" / "blocker").mkdir(parents=True)
+    codes, logs = finish([parent], out)
+    assert codes == [1], logs
+    assert logs[0].count("error: cannot write") == 1, logs[0]
+    assert "lost contact" not in logs[0] and "ChildFailedError" not in logs[0]
+    assert_no_abort(logs)
