@@ -159,11 +159,6 @@ def process_group(info: DistInfo, device: torch.device):
 _generation = 0
 
 
-def generation() -> int:
-    """0 in a job's first process group; n after torchrun restarted the group n times."""
-    return _generation
-
-
 def restarted() -> bool:
     """Whether torchrun restarted this job's workers (after a worker died, say)."""
     return _generation > 0 or restart_count() > 0
