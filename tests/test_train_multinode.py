@@ -305,7 +305,8 @@ def test_ctrl_c_stops_every_process_once(tmp_path):
     os.killpg(parent.pid, signal.SIGINT)
     codes, logs = finish([parent], out)
     assert codes == [130], logs
-    assert logs[0].count("interrupted; RUN_DIR keeps the last finished epoch's checkpoint") == 1
+    assert logs[0].count("interrupted; ") == 1, logs[0]
+    assert f"interrupted; {out} keeps the checkpoint of epoch 1 (--resume continues it)" in logs[0]
     assert "lost contact" not in logs[0] and "terminate called" not in logs[0]
     assert read_metrics(out)[0]["epoch"] == 1
 

@@ -319,11 +319,6 @@ def agree_any(error: TrainError | None, info: DistInfo) -> None:
             raise agreed(TrainError(*box))
 
 
-def relaunched() -> bool:
-    """Whether this worker runs under ``--nproc`` (whose parent prints for the job)."""
-    return bool(os.environ.get(EXIT_FILE_ENV))
-
-
 def report_exit(code: int, info: DistInfo) -> int:
     """The exit code a worker should return for a handled error (see EXIT_FILE_ENV)."""
     target = os.environ.get(EXIT_FILE_ENV)
@@ -380,7 +375,7 @@ def relaunch(nproc: int, argv: list[str], max_restarts: int = 0) -> int:
             except (subprocess.TimeoutExpired, KeyboardInterrupt):
                 proc.kill()
                 proc.wait()
-            raise
+            return 130  # rank 0 has said what RUN_DIR holds
         if exit_file.is_file():
             return int(exit_file.read_text() or 1)
         return 0 if returncode == 0 else 1
