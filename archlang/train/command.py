@@ -121,6 +121,10 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
                         help="train in P processes with DistributedDataParallel (gloo on CPU, "
                              "nccl on CUDA), relaunched through torch.distributed.run; "
                              "--batch-size stays the global batch; ignored under torchrun")
+    parser.add_argument("--max-restarts", metavar="N", type=int, default=0,
+                        help="with --nproc: restart the processes up to N times when one "
+                             "dies; the restarted run resumes from RUN_DIR's last checkpoint "
+                             "(default: 0)")
 
 
 def add_eval_parser(subparsers) -> argparse.ArgumentParser:
@@ -246,8 +250,10 @@ def _guarded(work: Callable[[], int], info: distributed.DistInfo) -> int:
     except Exception as exc:
         if not callable(getattr(exc, "format", None)):
             raise
-        if info.is_main:
+        if info.is_main or getattr(exc, "every_rank", False):
             print(exc.format(), file=sys.stderr)
+        if isinstance(exc, distributed.PeerLost):
+            return 1  # a real failure: torchrun restarts the group when --max-restarts allows
         return distributed.report_exit(1, info)
 
 
@@ -259,7 +265,9 @@ def _relaunch(args: argparse.Namespace) -> int:
         raise TrainError(
             f"--batch-size {args.batch_size} does not divide among {args.nproc} processes",
             "--batch-size is global: each process takes B/P images a step")
-    return distributed.relaunch(args.nproc, worker_argv(args))
+    if args.max_restarts < 0:
+        raise TrainError(f"--max-restarts must be at least 0, got {args.max_restarts}")
+    return distributed.relaunch(args.nproc, worker_argv(args), args.max_restarts)
 
 
 def worker_argv(args: argparse.Namespace, argv: list[str] | None = None) -> list[str]:

@@ -6,9 +6,10 @@ import math
 import os
 import random
 import re
+import secrets
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,8 @@ class Run:
     sampler: EpochBatchSampler = None
     train_loader: torch.utils.data.DataLoader = None
     val_loader: torch.utils.data.DataLoader = None
+    writer: bool = False  # writes RUN_DIR: global rank 0, and a node's first rank on its own disk
+    launch_id: str = ""  # rank 0's token in config.json: who else sees it shares its storage
     history: list[dict] = field(default_factory=list)
     best_acc: float = -1.0
     best_epoch: int = 0
@@ -130,8 +133,8 @@ def _setup(source: ModelSource, cfg: TrainConfig, info: DistInfo, device: torch.
     run_dir = Path(cfg.out) if cfg.out else default_run_dir(source.name)
     if info.is_main and run_dir.is_dir():
         ckpt.recover_swap(run_dir)  # a swap a kill interrupted: one whole run again
-    if not (cfg.resume or cfg.force) and ckpt.holds_run(run_dir):
-        raise _taken(run_dir)  # before the data is read: that can take minutes
+    if not (cfg.resume or cfg.force or distributed.restarted()) and ckpt.holds_run(run_dir):
+        raise _taken(run_dir)  # (a restarted job may resume its run: _restarted_same_run)  # before the data is read: that can take minutes
     data = prepare(cfg.data, tuple(source.input_shape))
     check_fit(source, data.num_classes, cfg.data)
     reporter.info(data.description)
@@ -157,17 +160,89 @@ def _setup(source: ModelSource, cfg: TrainConfig, info: DistInfo, device: torch.
     run.scheduler = make_scheduler(cfg.scheduler, run.optimizer, len(run.train_loader), cfg.epochs)
     run.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and device.type == "cuda")
     slots = 1 if cfg.optimizer == "sgd" else 2
-    error = None
-    if info.is_main:
-        try:
-            _prepare_files(run, ckpt.space_needed(raw_model, slots))
-        except TrainError as exc:
-            error = exc
-    distributed.agree(error, info)
-    if cfg.resume:
+    _run_files(run, ckpt.space_needed(raw_model, slots))
+    if run.cfg.resume:
         _resume(run)
     run.model = _wrap(cfg, raw_model, info, device)
     return run
+
+
+def _run_files(run: Run, need_bytes: int) -> None:
+    """Decide who writes RUN_DIR and whether the run resumes; prepare RUN_DIR.
+
+    Global rank 0 decides and writes. Every other node's first rank then looks
+    for rank 0's config.json: if it sees it, RUN_DIR is shared storage and
+    rank 0's files serve all; if not, the node has a disk of its own and keeps
+    its own copy of the run there, so that any node can resume it.
+    """
+    info, error = run.info, None
+    if info.is_main:
+        run.writer, run.launch_id = True, secrets.token_hex(8)
+        try:
+            if not run.cfg.resume and _restarted_same_run(run):
+                run.cfg = replace(run.cfg, resume=True)
+            _prepare_files(run, need_bytes)
+        except TrainError as exc:
+            error = exc
+    distributed.agree(error, info)
+    if not info.active:
+        return
+    resume, run.launch_id, staged = distributed.broadcast(
+        (run.cfg.resume, run.launch_id, run.write_dir != run.run_dir), info)
+    run.cfg = replace(run.cfg, resume=resume)
+    error = None
+    if not info.is_main and info.local_rank == 0 and not _sees_launch(run, staged):
+        run.writer = True
+        try:
+            _prepare_files(run, need_bytes)
+        except TrainError as exc:
+            error = exc
+    distributed.agree_any(error, info)
+
+
+def _sees_launch(run: Run, staged: bool, tries: int = 5) -> bool:
+    """Whether this node sees rank 0's config.json (allowing a network file system to catch up).
+
+    ``staged``: rank 0 writes a replacing run into RUN_DIR's staging folder.
+    """
+    folder = run.run_dir / ckpt.STAGING if staged else run.run_dir
+    for attempt in range(tries):
+        try:
+            os.listdir(folder)  # refreshes an NFS client's view of the directory
+            record = json.loads((folder / "config.json").read_text())
+            if record.get("launch_id") == run.launch_id:
+                return True
+        except (OSError, ValueError):
+            pass
+        if attempt + 1 < tries:
+            time.sleep(0.2 * (attempt + 1))
+    return False
+
+
+def _restarted_same_run(run: Run) -> bool:
+    """Whether torchrun restarted this job and RUN_DIR holds its earlier attempt's checkpoint.
+
+    The same run means the same network, spec text, overrides, data and
+    settings (RESUME_KEYS) as config.json and spec.arch record; anything else
+    starts over, as the first attempt did.
+    """
+    if not distributed.restarted() or not (run.run_dir / ckpt.CHECKPOINT).is_file():
+        return False
+    try:
+        before = json.loads((run.run_dir / "config.json").read_text())
+        spec = (run.run_dir / "spec.arch").read_text()
+    except (OSError, ValueError):
+        return False
+    now = _plain(_config_record(run))
+    same = (isinstance(before, dict) and spec == run.source.source_text
+            and all(before.get(key) == now[key]
+                    for key in ("network", "input_shape", "output_shape", "overrides", "data"))
+            and all((before.get("settings") or {}).get(key) == now["settings"][key]
+                    for key in RESUME_KEYS))
+    if same:
+        run.reporter.note(f"torchrun restarted the job: resuming {run.run_dir} from its last "
+                          "checkpoint")
+    return same
 
 
 def _check_settings(cfg: TrainConfig, info: DistInfo, device: torch.device) -> None:
@@ -208,7 +283,7 @@ def _loaders(run: Run) -> None:
 
 
 def _prepare_files(run: Run, need_bytes: int) -> None:
-    """Rank 0: check RUN_DIR and write config and spec.
+    """A writer (rank 0, see _run_files): check RUN_DIR and write config and spec.
 
     An earlier run in RUN_DIR is continued (--resume), replaced (--force) or refused. A
     replacing run writes into RUN_DIR/.new-run until its first epoch is saved there, and only
@@ -218,7 +293,7 @@ def _prepare_files(run: Run, need_bytes: int) -> None:
     ckpt.prepare_run_dir(run.run_dir, need_bytes)
     ckpt.recover_swap(run.run_dir)
     if run.cfg.resume:
-        if not (run.run_dir / ckpt.CHECKPOINT).is_file():
+        if run.info.is_main and not (run.run_dir / ckpt.CHECKPOINT).is_file():
             raise TrainError(f"--resume: no {ckpt.CHECKPOINT} in {run.run_dir}",
                              "train without --resume first, or point --out at an earlier run")
     elif ckpt.holds_run(run.run_dir):
@@ -248,7 +323,7 @@ def _config_record(run: Run) -> dict:
             "output_shape": list(run.source.output_shape),
             "overrides": _plain(run.source.overrides), "settings": run.cfg.to_dict(),
             "run_dir": str(run.run_dir), "data": run.data.info, "device": str(run.device),
-            "processes": run.info.world, "torch": torch.__version__}
+            "processes": run.info.world, "torch": torch.__version__, "launch_id": run.launch_id}
 
 
 def _plain(value):
@@ -270,10 +345,19 @@ def _wrap(cfg: TrainConfig, model: torch.nn.Module, info: DistInfo, device: torc
 # ---------------------------------------------------------------- resume
 
 def _resume(run: Run) -> None:
+    # Rank 0 reads and checks the checkpoint and hands it to every rank, so the
+    # ranks resume from one state whatever the other nodes' disks hold.
     # CPU first: RNG states must stay CPU tensors; the optimizer moves its
     # own state to its parameters' device when loading.
-    state = ckpt.load(run.run_dir / ckpt.CHECKPOINT, map_location="cpu")
-    _check_same_run(run, state)
+    state, error = None, None
+    if run.info.is_main:
+        try:
+            state = ckpt.load(run.run_dir / ckpt.CHECKPOINT, map_location="cpu")
+            _check_same_run(run, state)
+        except TrainError as exc:
+            error = exc
+    distributed.agree(error, run.info)
+    state = distributed.broadcast(state, run.info)
     try:
         run.raw_model.load_state_dict(state["model"])
     except RuntimeError as exc:
@@ -292,7 +376,7 @@ def _resume(run: Run) -> None:
     else:
         run.reporter.note(f"the run used {len(rng)} process(es), this one {run.info.world}: "
                           "random streams restart from the seed")
-    if run.info.is_main:
+    if run.writer:
         # metrics.jsonl and curves.png as of the checkpoint: a kill after the checkpoint's
         # write may have left them an epoch behind, and a run already complete trains no
         # epoch that would redraw them.
@@ -323,7 +407,8 @@ def _run_epochs(run: Run) -> TrainResult:
                           f"epochs (--epochs {cfg.epochs})")
     for epoch in range(run.start_epoch, cfg.epochs + 1):
         run.sampler.set_epoch(epoch)
-        record = _epoch(run, epoch)
+        # rank 0's figures (its timings) go into every writer's history
+        record = distributed.broadcast(_epoch(run, epoch), run.info)
         improved = record["val_acc"] > run.best_acc
         if improved:
             run.best_acc, run.best_epoch = record["val_acc"], epoch
@@ -418,14 +503,16 @@ def _nonfinite(run: Run, epoch: int, step: int, steps: int, value: float) -> Tra
     kept = (f"the last good checkpoint (epoch {epoch - 1}) is {run.run_dir / ckpt.CHECKPOINT}"
             if epoch > 1 else "no checkpoint was written")
     what = f"the loss became {value}" if not math.isfinite(value) else "the loss stopped being finite"
-    return TrainError(f"{what} at epoch {epoch}, step {step} of {steps}; training stopped ({kept})",
-                      "a lower --lr usually helps; a resumed run with the same settings would diverge again")
+    # every rank stops at this step (the non-finite count is summed over ranks)
+    return distributed.agreed(TrainError(
+        f"{what} at epoch {epoch}, step {step} of {steps}; training stopped ({kept})",
+        "a lower --lr usually helps; a resumed run with the same settings would diverge again"))
 
 
 def _save(run: Run, epoch: int, improved: bool) -> None:
     """Checkpoint, best model, metrics line and curves after ``epoch`` (rank 0 writes)."""
     rng = distributed.all_gather(ckpt.rng_state(), run.info)  # a collective: every rank
-    if not run.info.is_main:
+    if not run.writer:
         return
     meta = {"format": ckpt.FORMAT, "network": run.source.name,
             "overrides": _plain(run.source.overrides), "input_shape": list(run.source.input_shape),
