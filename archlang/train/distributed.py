@@ -329,9 +329,20 @@ def report_exit(code: int, info: DistInfo) -> int:
     return 0
 
 
+# torchrun itself, run so that Ctrl-C ends it with exit 130 and no Python traceback of its own
+# (its workers print the one line that says what RUN_DIR holds).
+_TORCHRUN = ("import sys\n"
+             "from torch.distributed.elastic.multiprocessing.api import SignalException\n"
+             "from torch.distributed.run import main\n"
+             "try:\n"
+             "    main(sys.argv[1:])\n"
+             "except (SignalException, KeyboardInterrupt):\n"
+             "    sys.exit(130)\n")
+
+
 def relaunch_command(nproc: int, argv: list[str], max_restarts: int = 0) -> list[str]:
     """The torchrun command for ``argv`` (an ``archlang`` command line)."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+    return [sys.executable, "-c", _TORCHRUN, "--standalone",
             f"--nproc_per_node={nproc}", f"--max-restarts={max_restarts}",
             "-m", "archlang", *argv]
 
