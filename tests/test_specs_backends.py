@@ -29,6 +29,7 @@ CASES = {
     "dcgan_generator": (None, True),
     "dcgan_discriminator": (None, True),
     "convnext_tiny": ("3x64x64", False),
+    "efficientnet_b0": ("3x64x64", False),
 }
 
 

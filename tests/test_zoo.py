@@ -63,9 +63,21 @@ PARITY = {
     # PyTorch's DCGAN tutorial: 100-dim noise to 3x64x64, and back to one probability.
     "dcgan_generator": (3_576_704, 104_628_224),
     "dcgan_discriminator": (2_765_568, 103_817_216),
+    # torchvision's EfficientNet B0-B7 at the paper's resolutions; its model docs give 0.39,
+    # 0.69, 1.09 (at 288x288), 1.83, 4.39, 10.27, 19.07 and 37.75 GFLOPS
+    # (test_parity_efficientnet.py counts them on torchvision's model).
+    "efficientnet_b0": (5_288_548, 385_814_752),
+    "efficientnet_b1": (7_794_184, 686_802_832),
+    "efficientnet_b2": (9_109_994, 993_561_872),
+    "efficientnet_b3": (12_233_232, 1_827_141_392),
+    "efficientnet_b4": (19_341_616, 4_393_771_024),
+    "efficientnet_b5": (30_389_784, 10_266_384_752),
+    "efficientnet_b6": (43_040_704, 19_067_593_536),
+    "efficientnet_b7": (66_347_960, 37_745_884_192),
 }
 
 INPUT = {"lenet5": [1, 28, 28], "nin": [1, 224, 224], "dcgan_generator": [100], "dcgan_discriminator": [3, 64, 64]}
+INPUT |= {f"efficientnet_b{b}": [3, side, side] for b, side in enumerate([224, 240, 260, 300, 380, 456, 528, 600])}
 OUTPUT = {"lenet5": [10], "nin": [10], "dcgan_generator": [3, 64, 64], "dcgan_discriminator": [1]}
 
 
@@ -97,6 +109,9 @@ def test_every_family_member_has_a_thin_spec():
     for size in ("tiny", "small", "base"):
         text = (SPECS / f"convnext_{size}.arch").read_text()
         assert 'import "convnext.arch"' in text and f'(size = "{size}")' in text
+    for b in range(8):
+        text = (SPECS / f"efficientnet_b{b}.arch").read_text()
+        assert 'import "efficientnet.arch"' in text and f"network EfficientNetB{b} = EfficientNet(width = " in text
     for name in ("Generator", "Discriminator"):
         text = (SPECS / f"dcgan_{name.lower()}.arch").read_text()
         assert 'import "dcgan.arch"' in text and f"= {name}()" in text
