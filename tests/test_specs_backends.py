@@ -30,6 +30,7 @@ CASES = {
     "dcgan_discriminator": (None, True),
     "convnext_tiny": ("3x64x64", False),
     "efficientnet_b0": ("3x64x64", False),
+    "regnet_y_400mf": ("3x64x64", False),
 }
 
 

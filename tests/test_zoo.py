@@ -74,6 +74,11 @@ PARITY = {
     "efficientnet_b5": (30_389_784, 10_266_384_752),
     "efficientnet_b6": (43_040_704, 19_067_593_536),
     "efficientnet_b7": (66_347_960, 37_745_884_192),
+    # torchvision's RegNets; its model docs give 0.41, 0.40 and 0.83 GFLOPS
+    # (test_parity_regnet.py counts all fifteen on torchvision's models).
+    "regnet_x_400mf": (5_495_976, 413_812_608),
+    "regnet_y_400mf": (4_344_144, 401_842_848),
+    "regnet_y_800mf": (6_432_512, 833_856_256),
 }
 
 INPUT = {"lenet5": [1, 28, 28], "nin": [1, 224, 224], "dcgan_generator": [100], "dcgan_discriminator": [3, 64, 64]}
@@ -112,6 +117,9 @@ def test_every_family_member_has_a_thin_spec():
     for b in range(8):
         text = (SPECS / f"efficientnet_b{b}.arch").read_text()
         assert 'import "efficientnet.arch"' in text and f"network EfficientNetB{b} = EfficientNet(width = " in text
+    for name in ("regnet_x_400mf", "regnet_y_400mf", "regnet_y_800mf"):
+        text = (SPECS / f"{name}.arch").read_text()
+        assert 'import "regnet.arch"' in text and "= RegNet(depth = " in text
     for name in ("Generator", "Discriminator"):
         text = (SPECS / f"dcgan_{name.lower()}.arch").read_text()
         assert 'import "dcgan.arch"' in text and f"= {name}()" in text
