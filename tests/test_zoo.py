@@ -79,11 +79,17 @@ PARITY = {
     "regnet_x_400mf": (5_495_976, 413_812_608),
     "regnet_y_400mf": (4_344_144, 401_842_848),
     "regnet_y_800mf": (6_432_512, 833_856_256),
+    # The U-Net paper's network, unpadded (a 572x572 tile) and padded (512x512); the MACs are
+    # torch.utils.flop_counter's on a PyTorch U-Net (test_parity_unet.py).
+    "unet": (31_030_658, 150_428_424_448),
+    "unet_padded": (31_030_658, 192_384_335_872),
 }
 
 INPUT = {"lenet5": [1, 28, 28], "nin": [1, 224, 224], "dcgan_generator": [100], "dcgan_discriminator": [3, 64, 64]}
 INPUT |= {f"efficientnet_b{b}": [3, side, side] for b, side in enumerate([224, 240, 260, 300, 380, 456, 528, 600])}
+INPUT |= {"unet": [1, 572, 572], "unet_padded": [1, 512, 512]}
 OUTPUT = {"lenet5": [10], "nin": [10], "dcgan_generator": [3, 64, 64], "dcgan_discriminator": [1]}
+OUTPUT |= {"unet": [2, 388, 388], "unet_padded": [2, 512, 512]}
 
 
 def summary_json(path: Path, capsys, *args: str) -> dict:
@@ -120,6 +126,7 @@ def test_every_family_member_has_a_thin_spec():
     for name in ("regnet_x_400mf", "regnet_y_400mf", "regnet_y_800mf"):
         text = (SPECS / f"{name}.arch").read_text()
         assert 'import "regnet.arch"' in text and "= RegNet(depth = " in text
+    assert "= UNet(padded = true)" in (SPECS / "unet_padded.arch").read_text()
     for name in ("Generator", "Discriminator"):
         text = (SPECS / f"dcgan_{name.lower()}.arch").read_text()
         assert 'import "dcgan.arch"' in text and f"= {name}()" in text
