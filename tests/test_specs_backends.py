@@ -34,6 +34,8 @@ CASES = {
     "regnet_y_400mf": ("3x64x64", False),
     "unet": ("1x188x188", False, "width=16"),  # the smallest tile the unpadded U-Net takes
     "unet_padded": ("1x32x32", False, "width=16"),
+    "fcn_resnet50": ("3x64x64", False),
+    "deeplabv3_resnet50": ("3x64x64", False),
 }
 
 

@@ -1,0 +1,98 @@
+"""The segmentation specs against torchvision.models.segmentation (weights=None,
+weights_backbone=None, aux_loss=False; their `out` against our output):
+
+- specs/fcn_resnet50.arch (32,957,013 parameters with 21 classes) and
+  specs/deeplabv3_resnet50.arch (39,638,869): ResNet-50 with its last two stages dilated
+  (specs/resnet.arch's `resnet_backbone`), FCN's and DeepLabV3's heads, and a bilinear
+  upsampling back to the input's size (`input.h`, `input.w`);
+- specs/lraspp_mobilenet_v3_large.arch (3,221,538): MobileNetV3-Large, its last stage
+  dilated, and the Lite R-ASPP head joining its 1/8 and 1/16 maps.
+
+Each: the parameter count (which torchvision's weights' metadata records too, less the
+auxiliary head for FCN and DeepLabV3), the MACs that torch.utils.flop_counter counts on
+torchvision's model at 3x520x520 (half its flops; torchvision's published 152.7 and
+178.7 GFLOPS for FCN and DeepLabV3 include the auxiliary head, its 2.09 for LR-ASPP is
+this count), and after `transfer_weights` the same output in eval mode (max abs difference
+<= 1e-5, float32) at 3x64x64, batch 2, to keep the test cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+from torch import nn  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+import archlang  # noqa: E402
+
+try:
+    from tests.test_parity import calibrate, perturb
+except ImportError:  # pytest put tests/ itself on sys.path
+    from test_parity import calibrate, perturb
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+MODELS = {"fcn_resnet50": 32_957_013, "deeplabv3_resnet50": 39_638_869}
+# torchvision's names -> the spec's, where they do not pair by position
+TRANSFER = {name: {} for name in MODELS}
+
+
+class Out(nn.Module):
+    """torchvision's segmentation model, its `out` alone."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)["out"]
+
+
+def torchvision_model(name: str, device=None) -> nn.Module:
+    with torch.device(device or "cpu"):
+        kwargs = {"aux_loss": False} if "resnet" in name else {}
+        return getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None, **kwargs)
+
+
+def convolutions(model: nn.Module) -> list[tuple]:
+    """Every convolution's widths, stride, dilation and padding, in registration order."""
+    return [(m.in_channels, m.out_channels, m.stride, m.dilation, m.padding) for m in model.modules()
+            if isinstance(m, nn.Conv2d)]
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_params_and_macs(name):
+    net = archlang.load(SPECS / f"{name}.arch")
+    ref = torchvision_model(name, "meta").eval()
+    assert net.params == sum(p.numel() for p in ref.parameters()) == MODELS[name]
+    assert net.input_shape == (3, 520, 520) and net.output_shape == (21, 520, 520)
+    with FlopCounterMode(display=False) as counter:
+        assert ref(torch.empty(1, 3, 520, 520, device="meta"))["out"].shape == (1, 21, 520, 520)
+    assert 2 * net.macs == counter.get_total_flops()
+    assert convolutions(archlang.compile(SPECS / f"{name}.arch", device="meta")) == convolutions(ref)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_outputs_match_torchvision(name):
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
+    ref = Out(torchvision_model(name))
+    perturb(ref, generator)
+    x = torch.randn(2, 3, 64, 64, generator=generator)
+    calibrate(ref, x)
+    model = archlang.compile(SPECS / f"{name}.arch", input_shape=(3, 64, 64))
+    if TRANSFER[name]:
+        archlang.transfer_weights(ref.model, model, by="name", rename=TRANSFER[name])
+    else:
+        archlang.transfer_weights(ref.model, model)
+    ref.eval()
+    model.eval()
+    with torch.no_grad():
+        expected, actual = ref(x), model(x)
+    assert actual.shape == expected.shape == (2, 21, 64, 64)
+    assert expected.abs().max() > 1e-2, "the reference output is ~0: the comparison would prove nothing"
+    diff = (actual - expected).abs().max().item()
+    assert diff <= 1e-5, f"max abs difference {diff:.3g}"
