@@ -36,6 +36,7 @@ CASES = {
     "unet_padded": ("1x32x32", False, "width=16"),
     "fcn_resnet50": ("3x64x64", False),
     "deeplabv3_resnet50": ("3x64x64", False),
+    "lraspp_mobilenet_v3_large": ("3x64x64", False),
 }
 
 

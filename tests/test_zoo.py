@@ -87,15 +87,16 @@ PARITY = {
     # (test_parity_segmentation.py counts them on torchvision's models).
     "fcn_resnet50": (32_957_013, 142_725_772_800),
     "deeplabv3_resnet50": (39_638_869, 168_731_205_888),
+    "lraspp_mobilenet_v3_large": (3_221_538, 2_086_219_688),  # torchvision's docs: 2.09 GFLOPS
 }
 
 INPUT = {"lenet5": [1, 28, 28], "nin": [1, 224, 224], "dcgan_generator": [100], "dcgan_discriminator": [3, 64, 64]}
 INPUT |= {f"efficientnet_b{b}": [3, side, side] for b, side in enumerate([224, 240, 260, 300, 380, 456, 528, 600])}
 INPUT |= {"unet": [1, 572, 572], "unet_padded": [1, 512, 512], "fcn_resnet50": [3, 520, 520],
-          "deeplabv3_resnet50": [3, 520, 520]}
+          "deeplabv3_resnet50": [3, 520, 520], "lraspp_mobilenet_v3_large": [3, 520, 520]}
 OUTPUT = {"lenet5": [10], "nin": [10], "dcgan_generator": [3, 64, 64], "dcgan_discriminator": [1]}
 OUTPUT |= {"unet": [2, 388, 388], "unet_padded": [2, 512, 512], "fcn_resnet50": [21, 520, 520],
-           "deeplabv3_resnet50": [21, 520, 520]}
+           "deeplabv3_resnet50": [21, 520, 520], "lraspp_mobilenet_v3_large": [21, 520, 520]}
 
 
 def summary_json(path: Path, capsys, *args: str) -> dict:
@@ -135,6 +136,7 @@ def test_every_family_member_has_a_thin_spec():
     for name, family in {"fcn_resnet50": "fcn", "deeplabv3_resnet50": "deeplabv3"}.items():
         text = (SPECS / f"{name}.arch").read_text()
         assert f'import "{family}.arch"' in text and "(depth = 50)" in text
+    assert 'import "lraspp.arch"' in (SPECS / "lraspp_mobilenet_v3_large.arch").read_text()
     assert "= UNet(padded = true)" in (SPECS / "unet_padded.arch").read_text()
     for name in ("Generator", "Discriminator"):
         text = (SPECS / f"dcgan_{name.lower()}.arch").read_text()
