@@ -4,7 +4,10 @@ runs them: `archlang check`, `summary`, `render` in each view (and the feature-m
 `export` (onnxruntime gives them too), and torch.compile(fullgraph=True).
 
 ConvNeXt runs at 64x64 here (its stem and downsampling accept any multiple of 32); its
-224x224 outputs are compared with torchvision's in test_parity_convnext.py.
+224x224 outputs are compared with torchvision's in test_parity_convnext.py. The other
+large networks run at small inputs too, U-Net at width 16 and FCN and DeepLabV3 on a
+dilated ResNet-18: the same layers through every backend, at a fraction of the time;
+their full-size outputs are compared in the test_parity_*.py files.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ CASES = {
     "regnet_y_400mf": ("3x64x64", False),
     "unet": ("1x188x188", False, "width=16"),  # the smallest tile the unpadded U-Net takes
     "unet_padded": ("1x32x32", False, "width=16"),
-    "fcn_resnet50": ("3x64x64", False),
-    "deeplabv3_resnet50": ("3x64x64", False),
+    "fcn_resnet50": ("3x64x64", False, "depth=18"),  # the same layers on a shorter dilated ResNet
+    "deeplabv3_resnet50": ("3x64x64", False, "depth=18"),
     "lraspp_mobilenet_v3_large": ("3x64x64", False),
 }
 
