@@ -105,7 +105,7 @@ def test_identical_repetitions_fold_into_one_box():
     assert len(inside) == 1
     fold = inside[0]
     assert (fold.kind, fold.count, fold.name, fold.path) == ("fold", 2, "basic1 … basic2", "layer1.basic1:basic2")
-    assert fold.type == "basic(64, 1)" and fold.unit_params == fold.params // 2
+    assert fold.type == "basic(64, 1, 1)" and fold.unit_params == fold.params // 2
     assert by_path(d, "layer2").summary == "basic ×2 (first /2)" and by_path(d, "layer2").type == "stage(basic, 128, 2, 2)"
 
 
@@ -114,7 +114,7 @@ def test_a_different_first_unit_is_one_plus_n_minus_one():
     inside = [b for b in d.view.boxes if b.cluster]
     assert [(b.path, b.kind, b.count) for b in inside] == [
         ("layer3.bottleneck1", "block", 1), ("layer3.bottleneck2:bottleneck36", "fold", 35)]
-    assert inside[1].name == "bottleneck2 … bottleneck36" and inside[1].type == "bottleneck(256, 1)"
+    assert inside[1].name == "bottleneck2 … bottleneck36" and inside[1].type == "bottleneck(256, 1, 1)"
     assert by_path(load("resnet152").render(), "layer3").summary == "bottleneck ×36 (first /2)"
 
 
