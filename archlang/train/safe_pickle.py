@@ -114,12 +114,14 @@ def scan(blob: bytes) -> int:
     """Walk the opcodes without building anything; returns how many there are, or raises PickleRefused."""
     count = 0
     try:
-        for op, arg, _ in pickletools.genops(io.BytesIO(blob)):
+        for op, arg, pos in pickletools.genops(io.BytesIO(blob)):
             if op.name in FORBIDDEN_OPS:
                 raise PickleRefused(f"it uses the opcode {op.name}, which a data file never needs")
             if op.name in PUT_OPS and arg > count:
                 raise PickleRefused(f"it stores into memo slot {arg} after {count} opcodes (the reader would "
                                     "allocate a memo that large)")
+            if op.name == "FRAME" and arg > len(blob) - pos:
+                raise PickleRefused(f"it declares a frame of {arg:,} bytes with {len(blob) - pos:,} left in the file")
             count += 1
     except PickleRefused:
         raise

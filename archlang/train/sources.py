@@ -147,16 +147,18 @@ def _size(n: int) -> str:
 
 def _open_regular(source: str, path: Path):
     """Open `path` for reading if it is a regular file (not a FIFO, a device, a folder); returns (file, size)."""
-    try:
-        f = open(path, "rb")
+    try:  # non-blocking: opening a FIFO would wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise TrainError(f"{source}: cannot read {path}: {exc.strerror or exc}") from None
-    info = os.fstat(f.fileno())
+    info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
-        f.close()
+        os.close(fd)
         raise TrainError(f"{source}: {path} is not a regular file", "data files are read from regular files, "
                          "not from FIFOs, devices or folders")
-    return f, info.st_size
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb"), info.st_size
 
 
 def _read_exactly(stream, count: int) -> np.ndarray | None:
@@ -454,7 +456,8 @@ def _npz_images(source: str, x: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(x))
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise TrainError(f"{source}: x has dtype {x.dtype}", "expected uint8 or float images")
-    images = np.ascontiguousarray(x, dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32 become infinities, refused below
+        images = np.ascontiguousarray(x, dtype=np.float32)
     for start in range(0, len(images), 4096):  # chunks: a mask of the whole set would double it
         chunk = images[start:start + 4096]
         bad = ~np.isfinite(chunk)
