@@ -202,23 +202,27 @@ def _wrap(cfg: TrainConfig, model: torch.nn.Module, info: DistInfo, device: torc
 def _resume(run: Run) -> None:
     # CPU first: RNG states must stay CPU tensors; the optimizer moves its
     # own state to its parameters' device when loading.
-    state = ckpt.load(run.run_dir / ckpt.CHECKPOINT, map_location="cpu")
+    state = ckpt.load(run.run_dir / ckpt.CHECKPOINT, map_location="cpu", resume=True)
     _check_same_run(run, state)
     try:
         run.raw_model.load_state_dict(state["model"])
     except RuntimeError as exc:
         raise TrainError(f"{state['path']} does not fit network '{run.source.name}': "
                          f"{str(exc).splitlines()[0]}", "resume with the same spec") from exc
-    run.optimizer.load_state_dict(state["optimizer"])
+    with ckpt.damaged(state, "optimizer"):
+        run.optimizer.load_state_dict(state["optimizer"])
     if run.scheduler is not None:
-        run.scheduler.load_state_dict(state["scheduler"])
-    run.scaler.load_state_dict(state["scaler"])
+        with ckpt.damaged(state, "scheduler"):
+            run.scheduler.load_state_dict(state["scheduler"])
+    with ckpt.damaged(state, "scaler"):
+        run.scaler.load_state_dict(state["scaler"])
     run.history = state["history"]
     run.best_acc, run.best_epoch = state["best_val_acc"], state["best_epoch"]
     run.start_epoch = state["epoch"] + 1
     rng = state["rng"]
     if len(rng) == run.info.world:
-        ckpt.set_rng_state(rng[run.info.rank])
+        with ckpt.damaged(state, "rng"):
+            ckpt.set_rng_state(rng[run.info.rank])
     else:
         run.reporter.note(f"the run used {len(rng)} process(es), this one {run.info.world}: "
                           "random streams restart from the seed")
