@@ -163,11 +163,22 @@ def _guarded(work: Callable[[], int], info: distributed.DistInfo) -> int:
                   file=sys.stderr)
         return 130
     except Exception as exc:
+        if _out_of_memory(exc):
+            exc = TrainError(f"out of memory: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else 'MemoryError'}",
+                             "use a smaller --batch-size, a smaller --input or a smaller network")
         if not callable(getattr(exc, "format", None)):
             raise
         if info.is_main:
             print(exc.format(), file=sys.stderr)
         return distributed.report_exit(1, info)
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    """An allocation that failed: Python's MemoryError, torch's OutOfMemoryError or CPU allocator error."""
+    import torch
+
+    return (isinstance(exc, (MemoryError, torch.OutOfMemoryError))
+            or isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
 
 
 def _relaunch(args: argparse.Namespace) -> int:

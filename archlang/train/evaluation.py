@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 
 import torch
@@ -43,6 +44,42 @@ def check_fit(source: ModelSource, num_classes: int, data_name: str) -> None:
         raise source.output_error(
             f"network '{source.name}' outputs {shape[0]} classes, but {data_name} has "
             f"{num_classes} labels", f"make the last layer output {num_classes} units")
+
+
+def check_memory(source: ModelSource, batch_size: int, device: torch.device, training: bool = True) -> None:
+    """Refuse a batch whose activations cannot fit in the memory there is, before allocating any.
+
+    The estimate is the analysis's forward activations per image (``activation_bytes``) times
+    the batch, twice when training (the backward pass holds a gradient for each), plus the
+    input batch and four copies of the weights (weights, gradients, two optimizer slots).
+    """
+    per_image = getattr(source, "activation_bytes", None)
+    if not per_image:
+        return
+    weights = 4 * 4 * int(getattr(source, "params", 0) or 0)
+    need = batch_size * (per_image * (2 if training else 1) + 4 * math.prod(source.input_shape)) + weights
+    free = _free_memory(device)
+    if free is not None and need > free:
+        raise TrainError(
+            f"a batch of {batch_size} images of {'×'.join(map(str, source.input_shape))} through network "
+            f"'{source.name}' needs about {_gib(need)} of memory, and the {device.type.upper()} has "
+            f"{_gib(free)} available",
+            "use a smaller --batch-size or a smaller --input" if training else "use a smaller --batch-size")
+
+
+def _free_memory(device: torch.device) -> int | None:
+    if device.type == "cuda":
+        try:
+            return torch.cuda.mem_get_info(device)[0]
+        except (RuntimeError, AssertionError):
+            return None
+    from archlang.backends.torch_module import available_memory
+
+    return available_memory()
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2 ** 30:,.1f} GiB"
 
 
 def check_built_output(source: ModelSource, model: torch.nn.Module, device: torch.device,
@@ -103,6 +140,7 @@ def evaluate(source: ModelSource, checkpoint: str, data: str = "digits", *,
     prepared = prepare(data, source.input_shape,
                        Normalization(norm["mean"], norm["std"]) if norm else None)
     check_fit(source, prepared.num_classes, data)
+    check_memory(source, batch_size, torch_device, training=False)
     model = source.build(device=torch_device)
     try:
         model.load_state_dict(state["model"])

@@ -20,7 +20,7 @@ from . import distributed
 from .config import ModelSource, TrainConfig, TrainError
 from .data import EpochBatchSampler, PreparedData, augment, derived_seed, loader, prepare
 from .distributed import DistInfo
-from .evaluation import EVAL_BATCH, autocast, check_built_output, check_fit, to_device, validate
+from .evaluation import EVAL_BATCH, autocast, check_built_output, check_fit, check_memory, to_device, validate
 from .plot import draw_curves
 from .progress import Reporter
 from .schedule import make_scheduler
@@ -92,6 +92,7 @@ def default_run_dir(name: str) -> Path:
 def _setup(source: ModelSource, cfg: TrainConfig, info: DistInfo, device: torch.device) -> Run:
     reporter = Reporter(enabled=info.is_main)
     _check_settings(cfg, info, device)
+    check_memory(source, cfg.batch_size // info.world, device)
     data = prepare(cfg.data, tuple(source.input_shape))
     check_fit(source, data.num_classes, cfg.data)
     reporter.info(data.description)

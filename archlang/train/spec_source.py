@@ -13,6 +13,8 @@ class SpecSource:
         self.name = net.name
         self.input_shape = net.input_shape
         self.output_shape = net.output_shape
+        self.activation_bytes = net.activation_bytes  # per image, forward: what a batch will need
+        self.params = net.params
         self.overrides = dict(overrides or {})
         # Self-contained (imports inlined) and pinned to this network, so `spec.arch` in the run
         # directory rebuilds exactly this model.
