@@ -180,8 +180,9 @@ def training_examples() -> list[tuple[str, str]]:
                     read_source(option.split()[1], (1, 28, 28))
                 except TrainError as e:
                     out.append((f"{what}: `archlang train spec.arch {option}`, data limit 64 MiB", e.format()))
-            for what, option, config in (("a learning rate of 1e308", "--lr 1e308", TrainConfig(lr=1e308)),
-                                         ("weight decay NaN", "--weight-decay nan", TrainConfig(weight_decay=float("nan")))):
+            options = (("a learning rate of 1e308", "--lr 1e308", TrainConfig(lr=1e308)),
+                       ("weight decay NaN", "--weight-decay nan", TrainConfig(weight_decay=float("nan"))))
+            for what, option, config in options:
                 try:
                     config.resolved()
                 except TrainError as e:

@@ -119,13 +119,19 @@ def run(seed: int, cases: int, cpu_limit: float = 20.0, first: int = 0) -> tuple
     return outcomes, failures
 
 
+def _kinds(outcomes) -> str:
+    counts = Counter(o["what"] for o in outcomes)
+    return f" ({', '.join(f'{n} {what}' for what, n in sorted(counts.items()))})" if counts else ""
+
+
 def report(seed: int, outcomes: list[dict], failures: list[dict], seconds: float) -> str:
     kinds = Counter(o["kind"] for o in outcomes)
     families = Counter(o["what"].split("/")[0] for o in outcomes)
     slowest = max(outcomes, key=lambda o: o["cpu"], default=None)
     lines = [f"archlang data fuzz: seed {seed}, {len(outcomes)} cases in {seconds:.1f} s "
              f"({', '.join(f'{n} {k}' for k, n in sorted(families.items()))})",
-             f"  read:     {kinds['ok']}", f"  refused:  {kinds['error']}",
+             f"  read:     {kinds['ok']}" + _kinds(o for o in outcomes if o["kind"] == "ok"),
+             f"  refused:  {kinds['error']}",
              f"  crashes:  {len(failures)}"]
     if slowest:
         lines.append(f"  slowest:  {slowest['cpu']:.2f} s CPU, case {slowest['index']} ({slowest['what']})")

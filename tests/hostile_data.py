@@ -59,7 +59,8 @@ KINDS = {  # what each family writes; a generator picks one at random unless tol
 # ---------------------------------------------------------------- well-formed pieces
 
 def idx_bytes(array: np.ndarray) -> bytes:
-    return bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.astype(np.uint8).tobytes()
+    header = bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(np.uint8).tobytes()
 
 
 def write_mnist(root: Path, rng: random.Random, gz: bool = True, replace: dict | None = None) -> None:

@@ -77,7 +77,8 @@ def test_the_family_reads_under_an_address_space_limit():
 def test_gzip_is_not_decompressed_past_its_header(tmp_path):
     """The 3 MB → 7 GB bomb, scaled: an honest header over the limit is refused before the data is read."""
     header = bytes([0, 0, 8, 3]) + (100_000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
-    hostile_data.write_mnist(tmp_path, random.Random(1), replace={"train_x": gzip.compress(header + bytes(78_400_000), 1)})
+    bomb = gzip.compress(header + bytes(78_400_000), 1)
+    hostile_data.write_mnist(tmp_path, random.Random(1), replace={"train_x": bomb})
     result, peak = read_measured(f"mnist:{tmp_path}")
     assert isinstance(result, TrainError) and "over the limit of 64.0 MiB" in result.message
     assert peak < 1 << 20  # refused after 16 bytes

@@ -164,7 +164,8 @@ def _guarded(work: Callable[[], int], info: distributed.DistInfo) -> int:
         return 130
     except Exception as exc:
         if _out_of_memory(exc):
-            exc = TrainError(f"out of memory: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else 'MemoryError'}",
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "MemoryError"
+            exc = TrainError(f"out of memory: {first}",
                              "use a smaller --batch-size, a smaller --input or a smaller network")
         if not callable(getattr(exc, "format", None)):
             raise

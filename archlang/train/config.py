@@ -149,7 +149,8 @@ class TrainConfig:
         for name, (top, why) in LIMITS.items():
             value = getattr(self, name)
             if value is not None and not value <= top:
-                raise TrainError(f"--{name.replace('_', '-')} {_show(value)} is out of range: at most {_show(top)}", why)
+                flag = "--" + name.replace("_", "-")
+                raise TrainError(f"{flag} {_show(value)} is out of range: at most {_show(top)}", why)
         if not 0 <= self.seed < 2 ** 63:
             raise TrainError(f"--seed must be between 0 and 2**63 - 1, got {_short_int(self.seed)}",
                              "any seed in that range gives a reproducible run")
