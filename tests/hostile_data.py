@@ -46,7 +46,7 @@ KINDS = {  # what each family writes; a generator picks one at random unless tol
         "count_mismatch", "extra"],
     "cifar": ["reconstruct", "ndarray", "dtype", "memo", "bytes8", "shared_rows", "nested_labels", "os_system",
         "eval", "ext", "persid", "newobj", "label_huge", "label_list_of_lists", "not_a_dict", "data_wrong",
-        "truncated", "codecs", "frame"],
+        "truncated", "codecs", "frame", "setstate_shape"],
     "npz": ["label_huge", "label_nan", "label_float", "label_2d", "header_huge", "zip_bomb", "lying_directory",
         "object", "nan_images", "inf_images", "float64_overflow", "x_shape", "structured", "not_zip", "missing",
         "truncated"],
@@ -242,6 +242,10 @@ def cifar(rng: random.Random, root: Path, kind: str | None = None) -> tuple[str,
     elif kind == "truncated":
         full = pickle.dumps(cifar_batch(3), protocol=rng.choice([2, 4, 5]))
         blob = full[:rng.randint(0, len(full) - 1)]
+    elif kind == "setstate_shape":  # an empty array whose state declares gigabytes over three bytes
+        shape = struct.pack("<q", big)
+        blob = (b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R(K\x01"
+                b"\x8a\x08" + shape + b"\x85cnumpy\ndtype\nX\x02\x00\x00\x00u1\x85R\x89C\x03abctb.")
     elif kind == "codecs":  # encodings that expand (base64 of base64 of ...)
         blob = _reduce_pickle("_codecs", "encode", b"C\x04abcdX\x06\x00\x00\x00base64\x86")
     else:  # a protocol-4 frame declaring more bytes than the file holds
@@ -333,7 +337,7 @@ def folder(rng: random.Random, root: Path, kind: str | None = None) -> tuple[str
         target.write_bytes(bytes(rng.randrange(256) for _ in range(rng.randint(1, 500))))
     elif kind == "truncated":
         blob = _small_png(rng)
-        target.with_suffix(".png").write_bytes(blob[:rng.randint(8, len(blob) - 16)])  # into the pixel data
+        target.with_suffix(".png").write_bytes(blob[:rng.randint(8, len(blob) - 20)])  # into the pixel data
     elif kind == "empty_file":
         target.write_bytes(b"")
     elif kind == "no_pixels":  # a valid header, no image data
