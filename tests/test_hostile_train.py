@@ -167,3 +167,12 @@ def test_an_intact_checkpoint_still_evaluates_and_resumes(run_dir, tmp_path):
     assert math.isfinite(result.loss) and result.images == 359
     config = TrainConfig(data="digits", epochs=1, batch_size=64, out=str(target), resume=True).resolved()
     assert len(train(tiny_source(size=8), config).history) == 1  # the run was complete: nothing left to train
+
+
+@pytest.mark.parametrize("nproc", [10 ** 6, 0, -2])
+def test_nproc_out_of_range_is_refused_before_any_process_starts(nproc, capsys):
+    from archlang.train.command import run_train
+    from train_helpers import parse
+
+    assert run_train(parse(["train", "x.arch", "--nproc", str(nproc)]), None) == 1
+    assert "--nproc" in capsys.readouterr().err

@@ -9,6 +9,7 @@ source.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable
 
@@ -185,6 +186,10 @@ def _out_of_memory(exc: Exception) -> bool:
 def _relaunch(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise TrainError(f"--nproc must be at least 1, got {args.nproc}")
+    most = max(64, os.cpu_count() or 1)
+    if args.nproc > most:
+        raise TrainError(f"--nproc {args.nproc} is out of range: at most {most}",
+                         "one process per GPU, or a few per machine on CPU")
     config_from_args(args).resolved()  # fail here, not once per worker
     if args.batch_size % args.nproc:
         raise TrainError(
