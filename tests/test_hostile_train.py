@@ -176,3 +176,31 @@ def test_nproc_out_of_range_is_refused_before_any_process_starts(nproc, capsys):
 
     assert run_train(parse(["train", "x.arch", "--nproc", str(nproc)]), None) == 1
     assert "--nproc" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- outputs
+
+def test_fmt_of_a_file_it_cannot_write_is_a_clean_error(tmp_path, monkeypatch, capsys):
+    import errno
+    from pathlib import Path
+
+    spec = tmp_path / "a.arch"
+    spec.write_text("network N:\n    input(3, 8, 8)   ->   relu\n")
+
+    def refuse(self, data):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    assert main(["fmt", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "error[E704]: cannot write" in err and "Read-only file system" in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("command", [["compile", "-o", "{d}"], ["compile", "-o", "{d}/file.txt/m.py"],
+                                     ["render", "-o", "{d}"], ["export", "-o", "{d}"]])
+def test_outputs_at_a_folder_or_under_a_file_are_clean_errors(tmp_path, command, capsys):
+    (tmp_path / "file.txt").write_text("x")
+    argv = [command[0], "specs/lenet5.arch"] + [a.format(d=tmp_path) for a in command[1:]]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "error[E704]" in err and "internal error" not in err, err
