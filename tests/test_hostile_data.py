@@ -251,3 +251,17 @@ def test_npz_of_every_layout_still_reads(tmp_path):
         (tmp_path / f"{i}.npz").write_bytes(f.getvalue())
         raw = read_source(f"npz:{tmp_path / f'{i}.npz'}", (1, 8, 8))
         assert raw.train_x.shape[0] == 4 and raw.train_y.tolist() == [0, 1, 1, 0]
+
+
+@pytest.mark.parametrize("path, message", [("x" * 5000, "File name too long"), ("a\x00b", "NUL"),
+                                           ("/nonexistent/x.npz", "does not exist"), ("/dev/zero", "not a regular")])
+def test_odd_data_paths_are_clean_errors(path, message):
+    with pytest.raises(TrainError, match=message) as info:
+        read_source(f"npz:{path}", (1, 8, 8))
+    assert_clean(info.value)
+
+
+def test_a_loop_of_links_as_data(tmp_path):
+    (tmp_path / "loop.npz").symlink_to("loop.npz")
+    with pytest.raises(TrainError, match="symbolic links"):
+        read_source(f"npz:{tmp_path / 'loop.npz'}", (1, 8, 8))

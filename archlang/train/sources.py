@@ -6,6 +6,7 @@ integer labels. Adapting them to the network's input happens in ``data.py``.
 """
 from __future__ import annotations
 
+import errno
 import gzip
 import importlib.util
 import math
@@ -54,8 +55,15 @@ def read_source(source: str, input_shape: tuple[int, ...]) -> RawData:
         raise TrainError(f"data source {kind!r} needs a path: --data {kind}:PATH",
                          f"expected {SOURCE_FORMS}")
     path = Path(where).expanduser()
-    if not path.exists():
-        raise TrainError(f"{source}: {path} does not exist", f"expected {SOURCE_FORMS}")
+    if "\x00" in where:
+        raise TrainError(f"{kind}: the path holds a NUL character", f"expected {SOURCE_FORMS}")
+    try:
+        path.stat()
+    except OSError as exc:
+        shown = where if len(where) <= 120 else where[:80] + "..." + where[-37:]
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise TrainError(f"{kind}:{shown} does not exist", f"expected {SOURCE_FORMS}") from None
+        raise TrainError(f"{kind}:{shown}: cannot read it: {exc.strerror or exc}", f"expected {SOURCE_FORMS}") from None
     if kind == "folder":
         return _read_folder(source, path, input_shape)
     return {"mnist": _read_mnist, "cifar10": _read_cifar10, "npz": _read_npz}[kind](source, path)
