@@ -49,14 +49,19 @@ def check_fit(source: ModelSource, num_classes: int, data_name: str) -> None:
 def check_memory(source: ModelSource, batch_size: int, device: torch.device, training: bool = True) -> None:
     """Refuse a batch whose activations cannot fit in the memory there is, before allocating any.
 
-    The estimate is the analysis's forward activations per image (``activation_bytes``) times
-    the batch, twice when training (the backward pass holds a gradient for each), plus the
-    input batch and four copies of the weights (weights, gradients, two optimizer slots).
+    Training keeps every layer's output for the backward pass, which holds a gradient for
+    each: twice the analysis's forward activations per image (``activation_bytes``), plus
+    four copies of the weights (weights, gradients, two optimizer slots). Evaluation frees
+    each output once the next layer has it: three times the largest one
+    (``largest_activation``) and the weights. Either way, times the batch, plus the input.
     """
     per_image = getattr(source, "activation_bytes", None)
     if not per_image:
         return
-    weights = 4 * 4 * int(getattr(source, "params", 0) or 0)
+    if not training:
+        per_image = 3 * getattr(source, "largest_activation", per_image)
+    params = int(getattr(source, "params", 0) or 0)
+    weights = 4 * params * (4 if training else 1)
     need = batch_size * (per_image * (2 if training else 1) + 4 * math.prod(source.input_shape)) + weights
     free = _free_memory(device)
     if free is not None and need > free:
