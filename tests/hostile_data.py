@@ -46,7 +46,7 @@ KINDS = {  # what each family writes; a generator picks one at random unless tol
         "count_mismatch", "extra"],
     "cifar": ["reconstruct", "ndarray", "dtype", "memo", "bytes8", "shared_rows", "nested_labels", "os_system",
         "eval", "ext", "persid", "newobj", "label_huge", "label_list_of_lists", "not_a_dict", "data_wrong",
-        "truncated", "codecs", "frame", "setstate_shape"],
+        "truncated", "codecs", "frame", "setstate_shape", "many_objects"],
     "npz": ["label_huge", "label_nan", "label_float", "label_2d", "header_huge", "zip_bomb", "lying_directory",
         "object", "nan_images", "inf_images", "float64_overflow", "x_shape", "structured", "not_zip", "missing",
         "truncated"],
@@ -246,6 +246,9 @@ def cifar(rng: random.Random, root: Path, kind: str | None = None) -> tuple[str,
         shape = struct.pack("<q", big)
         blob = (b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R(K\x01"
                 b"\x8a\x08" + shape + b"\x85cnumpy\ndtype\nX\x02\x00\x00\x00u1\x85R\x89C\x03abctb.")
+    elif kind == "many_objects":  # labels as millions of small ints: 2 bytes of file, 8 of memory each
+        count = rng.randint(4_000_001, 5_000_000)
+        blob = b"\x80\x02}(C\x04data]C\x06labels](" + b"K\x00" * count + b"eu."
     elif kind == "codecs":  # encodings that expand (base64 of base64 of ...)
         blob = _reduce_pickle("_codecs", "encode", b"C\x04abcdX\x06\x00\x00\x00base64\x86")
     else:  # a protocol-4 frame declaring more bytes than the file holds

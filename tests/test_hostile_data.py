@@ -140,6 +140,7 @@ def test_numpy_pickles_of_every_protocol_load(tmp_path, protocol):
     (b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x04\x00\x00\x00zlib\x86R.", "encodes"),
     (b"cposix\nsystem\n(S'true'\ntR.", "names posix.system"),
     (b"\x80\x02\x82\x01.", "EXT1"),
+    (b"\x80\x02](" + b"K\x00" * 4_000_001 + b"e.", "more than 4,000,000 opcodes"),
 ])
 def test_pickle_constructs_that_allocate_or_run_code_are_refused(blob, reason):
     with pytest.raises(safe_pickle.PickleRefused, match=reason):

@@ -44,6 +44,9 @@ FORBIDDEN_OPS = {"INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "EXT1", "EXT2", "EXT4", "
                  "NEXT_BUFFER", "READONLY_BUFFER"}
 PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
 DTYPES = {"b1", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f2", "f4", "f8"}
+# A CIFAR-10 batch of 10,000 images is about 40,000 opcodes (a label and a file name each);
+# a list of a billion small ints would be 2 GB of file but 8 GB of pointers and minutes of work.
+MAX_OPS = 4_000_000
 RECONSTRUCT_BYTES = 64  # numpy's pickles reconstruct an empty array, then fill it from the file's bytes
 
 
@@ -123,6 +126,9 @@ def scan(blob: bytes) -> int:
             if op.name == "FRAME" and arg > len(blob) - pos:
                 raise PickleRefused(f"it declares a frame of {arg:,} bytes with {len(blob) - pos:,} left in the file")
             count += 1
+            if count > MAX_OPS:
+                raise PickleRefused(f"it has more than {MAX_OPS:,} opcodes; a data file holds arrays, "
+                                    "not millions of objects")
     except PickleRefused:
         raise
     except Exception as exc:  # pickletools raises ValueError for truncated or unknown opcodes
