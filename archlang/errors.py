@@ -122,6 +122,14 @@ CODES: dict[str, tuple[str, str]] = {
              "of a bitmap, or raise ARCHLANG_DOT_TIMEOUT."),
     "E713": ("unknown diagram element or option", "Use the dotted names of `archlang summary` (`layer3`, "
              "`layer3.bottleneck2`), a fold's `first:last`, and a listed view, format or theme."),
+    # 75x: the Python API and the summary's options (net["layer3"], --depth, --batch)
+    "E750": ("no element at that path", "Use a dotted path of `archlang summary` (`layer3`, `layer3.bottleneck1`, "
+             "`fc`) or a fold of `summary --depth` (`layer3.bottleneck2:bottleneck6`); the hint gives the closest."),
+    "E751": ("summary depth out of range", "`--depth` (`summary(depth=...)`) is a whole number from 1: 1 gives one "
+             "row per top-level element, 2 opens them one level."),
+    "E752": ("batch size out of range", "`--batch` (`memory(batch=...)`) is a whole number from 1."),
+    "E753": ("unknown optimizer or dtype for the memory estimate", "Use one the hint lists: the optimizer decides "
+             "how many values of state each parameter has (sgd 1, adam and adamw 2, none 0)."),
     # 9xx: the playground (`archlang serve`)
     "E901": ("the spec took too long to check", "The playground stops a check that runs past its time limit "
              "(`archlang serve --timeout SECONDS`, default 10): lower a repeat count or `--max-layers`, or "

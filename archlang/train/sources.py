@@ -16,7 +16,7 @@ import struct
 import warnings
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ class RawData:
     val_x: torch.Tensor | None
     val_y: torch.Tensor | None
     class_names: list[str]
+    read_as: list[str] = field(default_factory=list)  # conversions done while reading (folder: resizing)
 
 
 def read_source(source: str, input_shape: tuple[int, ...]) -> RawData:
@@ -362,19 +363,36 @@ def _read_folder(source: str, root: Path, input_shape: tuple[int, ...]) -> RawDa
     Budget(source).take(sum(map(len, files)) * channels * height * width,
                         f"{sum(map(len, files)):,} images of {channels}×{height}×{width}")
     mode = "RGB" if channels == 3 else "L"
-    images, labels = [], []
+    images, labels, native = [], [], {}
     for label, (folder, members) in enumerate(zip(classes, files)):
         if not members:
             raise TrainError(f"{source}: class folder {folder.name!r} has no images",
                              f"image files end in {', '.join(sorted(IMAGE_SUFFIXES))}")
-        images += [_load_image(source, file, mode, (width, height)) for file in members]
+        images += [_load_image(source, file, mode, (width, height), native) for file in members]
         labels += [label] * len(members)
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     y = torch.tensor(labels, dtype=torch.int64)
-    return RawData(source, x, y, None, None, [_class_name(p.name) for p in classes])
+    return RawData(source, x, y, None, None, [_class_name(p.name) for p in classes],
+                   _read_as(native, mode, (width, height)))
 
 
-def _load_image(source: str, file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
+def _read_as(native: dict, mode: str, size: tuple[int, int]) -> list[str]:
+    """What reading did to a folder's images: "RGB→grey", "resized from 640×480, 500×375 ..."."""
+    steps = []
+    modes = sorted({m for m, _ in native} - {mode})
+    if modes:
+        steps.append(f"{'/'.join('grey' if m == 'L' else m for m in modes)}→{'grey' if mode == 'L' else mode}")
+    by_size: dict = {}
+    for (_, s), n in native.items():
+        if s != size:
+            by_size[s] = by_size.get(s, 0) + n
+    if by_size:
+        common = sorted(by_size, key=lambda s: -by_size[s])
+        steps.append("resized from " + ", ".join(f"{w}×{h}" for w, h in common[:3]) + (" ..." if len(common) > 3 else ""))
+    return steps
+
+
+def _load_image(source: str, file: Path, mode: str, size: tuple[int, int], native: dict | None = None) -> np.ndarray:
     from PIL import Image
 
     try:
@@ -383,6 +401,9 @@ def _load_image(source: str, file: Path, mode: str, size: tuple[int, int]) -> np
             # a small compressed file can declare a picture of gigabytes. Refuse from the warning on.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(file) as img:
+                if native is not None:
+                    key = ("L" if img.mode in ("L", "1", "LA", "I", "I;16", "F") else "RGB", img.size)
+                    native[key] = native.get(key, 0) + 1
                 pixels = img.convert(mode).resize(size, Image.BILINEAR)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise TrainError(f"{source}: refusing image {file}: {exc}",
