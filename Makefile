@@ -55,6 +55,7 @@ bench: setup
 
 fuzz: setup
 	$(BIN)/python -m tests.fuzz --cases 5000
+	$(BIN)/python -m tests.fuzz_data --cases 500
 
 clean:
 	rm -rf build .pytest_cache

@@ -117,6 +117,89 @@ def file_examples() -> dict[str, tuple[str, str, str]]:
     return out
 
 
+def training_examples() -> list[tuple[str, str]]:
+    """Errors of `archlang train` and `eval` about data files, options and checkpoints (TrainError: no code),
+    raised by the readers on small hostile files."""
+    import gzip
+    import os
+    import pickle
+    import tempfile
+
+    import numpy as np
+    import torch
+
+    from archlang.train import TrainError
+    from archlang.train.config import TrainConfig
+    from archlang.train.sources import read_source
+    from archlang.train.checkpoint import load
+
+    def mnist(folder: str, images: bytes) -> None:
+        os.makedirs(folder)
+        labels = bytes([0, 0, 8, 1, 0, 0, 0, 1, 0])
+        for name, blob in (("train-images-idx3-ubyte", images), ("t10k-images-idx3-ubyte", images),
+                           ("train-labels-idx1-ubyte", labels), ("t10k-labels-idx1-ubyte", labels)):
+            Path(folder, name + ".gz").write_bytes(gzip.compress(blob))
+
+    def cifar(folder: str, hostile: bytes) -> None:
+        os.makedirs(folder)
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            ok = pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0]}, protocol=2)
+            Path(folder, name).write_bytes(hostile if name == "test_batch" else ok)
+
+    def png(width: int, height: int) -> bytes:
+        import struct
+        import zlib
+
+        def chunk(tag, data):
+            return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                + chunk(b"IEND", b""))
+
+    header = bytes([0, 0, 8, 3]) + (10 ** 6).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    cases = [
+        ("a gzip'd MNIST whose header declares a million images in a few bytes", "--data mnist:bomb",
+         lambda: mnist("bomb", header)),
+        ("a CIFAR batch that allocates from a declared shape", "--data cifar10:shape",
+         lambda: cifar("shape", b"\x80\x02cnumpy\nndarray\nJ\x00\x00\x00\x40\x85\x85R.")),
+        ("an npz label of 10^12", "--data npz:labels.npz",
+         lambda: np.savez("labels.npz", x=np.zeros((2, 8, 8), np.uint8), y=np.array([0, 10 ** 12]))),
+        ("an npz image holding NaN", "--data npz:nan.npz",
+         lambda: np.savez("nan.npz", x=np.array([[[0.5]], [[float("nan")]]]), y=np.array([0, 1]))),
+        ("a PNG declaring 2.5 billion pixels", "--data folder:photos",
+         lambda: [os.makedirs("photos/cat"), Path("photos/cat/big.png").write_bytes(png(50000, 50000))]),
+        ("a FIFO given as data", "--data npz:pipe.npz", lambda: os.mkfifo("pipe.npz")),
+    ]
+    out, cwd = [], os.getcwd()
+    with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)
+        os.environ["ARCHLANG_MAX_DATA_BYTES"] = str(64 << 20)
+        try:
+            for what, option, make in cases:
+                make()
+                try:
+                    read_source(option.split()[1], (1, 28, 28))
+                except TrainError as e:
+                    out.append((f"{what}: `archlang train spec.arch {option}`, data limit 64 MiB", e.format()))
+            options = (("a learning rate of 1e308", "--lr 1e308", TrainConfig(lr=1e308)),
+                       ("weight decay NaN", "--weight-decay nan", TrainConfig(weight_decay=float("nan"))))
+            for what, option, config in options:
+                try:
+                    config.resolved()
+                except TrainError as e:
+                    out.append((f"{what}: `archlang train spec.arch {option}`", e.format()))
+            torch.save({"format": "archlang-train/1", "model": {}, "normalization": {"mean": [0.5], "std": [0.0]}},
+                       "best.pt")
+            try:
+                load("best.pt")
+            except TrainError as e:
+                out.append(("a checkpoint whose normalization std is 0: `archlang eval --checkpoint best.pt`",
+                            e.format()))
+        finally:
+            os.environ.pop("ARCHLANG_MAX_DATA_BYTES", None)
+            os.chdir(cwd)
+    return out
+
+
 def api_examples() -> dict[str, tuple[str, str, str]]:
     """The Python API's and the summary options' errors (E75x), raised by their own code."""
     import archlang
@@ -153,6 +236,15 @@ def render() -> str:
             lines += [f"Example (`{where}`):", ""]
             lines += ["```text", spec.rstrip("\n"), "```", ""] if spec is not None else []
             lines += ["```text", output.rstrip("\n"), "```", ""]
+    lines += ["## Training and data errors", "",
+              "`archlang train` and `archlang eval` report problems with data files, options and checkpoints",
+              "as `error:` and a `hint:` (no code: they are not about a place in the spec) and exit 1. Every data",
+              "file is checked before it is trusted: headers are read first and the sizes they declare checked",
+              "against the data limit (`ARCHLANG_MAX_DATA_BYTES`, default 4 GiB or a quarter of the memory) and",
+              "the file's own size; compressed data is read in bounded chunks; pickles are read by a checked",
+              "reader; class labels are at most 99,999. The limits are listed in `docs/robustness.md`.", ""]
+    for where, output in training_examples():
+        lines += [f"Example ({where}):", "", "```text", output.rstrip("\n"), "```", ""]
     return "\n".join(lines)
 
 

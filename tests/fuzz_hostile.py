@@ -11,6 +11,10 @@ deceive, not to be plausible.
   characters, escapes, bidirectional overrides, line separators, quotes, `\"\"\"`, backslashes.
 
 Each must end as a valid graph or a spanned error, within the limits.
+
+Hostile *data* files for `archlang train --data` (bombs, lies, special files) are the other
+half of the family: tests/hostile_data.py writes them and tests/fuzz_data.py reads them
+under a memory limit (`make fuzz` runs both).
 """
 
 from __future__ import annotations

@@ -54,7 +54,14 @@ def run_fmt(args) -> int:
         if args.check or args.diff:
             print(f"would reformat {path}", file=sys.stderr)
         else:
-            path.write_bytes(new.encode("utf-8"))
+            try:
+                path.write_bytes(new.encode("utf-8"))
+            except OSError as e:  # a read-only file or folder, a full disk: say so, go on with the others
+                failed += 1
+                changed -= 1
+                print(ArchError("E704", f"cannot write {path}: {e.strerror or e}", None,
+                                hint="check the file's permissions and the free space").format(), file=sys.stderr)
+                continue
             print(f"reformatted {path}", file=sys.stderr)
     verb = "would be reformatted" if args.check or args.diff else "reformatted"
     print(f"{_files(changed)} {verb}, {_files(len(paths) - changed - failed)} left unchanged"

@@ -5,6 +5,7 @@ with ``torch.load(..., weights_only=True)`` and loading one never runs code.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -92,8 +93,9 @@ def write_json(path: Path, obj) -> None:
     write_atomic(path, (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode())
 
 
-def load(path: str | Path, map_location="cpu") -> dict:
-    """Load a checkpoint written by training, safely (weights_only=True)."""
+def load(path: str | Path, map_location="cpu", resume: bool = False) -> dict:
+    """Load a checkpoint written by training, safely (weights_only=True), and check the fields
+    that ``eval`` (or, with ``resume``, ``--resume``) reads."""
     path = Path(path)
     if path.is_dir():
         path = path / BEST if (path / BEST).is_file() else path / CHECKPOINT
@@ -106,8 +108,85 @@ def load(path: str | Path, map_location="cpu") -> dict:
         raise _load_error(path, exc) from exc
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise TrainError(f"{path} is not an archlang training checkpoint")
+    check_fields(obj, path, RESUME_FIELDS if resume else EVAL_FIELDS)
     obj["path"] = str(path)
     return obj
+
+
+# What `eval` and `--resume` read from a checkpoint, and the type each must have. A file can
+# load safely (weights_only) and still lack them, or hold a string where a number goes.
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+
+def _is_weights(v) -> bool:
+    return isinstance(v, dict) and all(isinstance(k, str) and isinstance(t, torch.Tensor) for k, t in v.items())
+
+
+def _is_normalization(v) -> bool:
+    if v is None:
+        return True  # an older checkpoint: eval computes the statistics again
+    return (isinstance(v, dict) and all(isinstance(v.get(k), list) and len(v[k]) in (1, 3)
+                                        and all(_is_number(x) for x in v[k]) for k in ("mean", "std"))
+            and len(v["mean"]) == len(v["std"]) and all(x > 0 for x in v["std"]))
+
+
+HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
+
+
+def _is_history(v) -> bool:
+    # NaN is allowed in the numbers: a diverged epoch is recorded as it was.
+    return isinstance(v, list) and all(
+        isinstance(r, dict) and _is_int(r.get("epoch"))
+        and all(isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool) for k in HISTORY_KEYS)
+        for r in v)
+
+
+EVAL_FIELDS = {
+    "model": (_is_weights, "the model's weights (a dict of tensors)"),
+    "normalization": (_is_normalization, "the normalization: mean and std, one or three finite numbers each, "
+                      "every std above 0"),
+}
+RESUME_FIELDS = dict(EVAL_FIELDS, **{
+    "epoch": (lambda v: _is_int(v) and v >= 0, "the epoch (a whole number)"),
+    "optimizer": (lambda v: isinstance(v, dict) and "state" in v and "param_groups" in v, "the optimizer's state"),
+    "scheduler": (lambda v: v is None or isinstance(v, dict), "the scheduler's state"),
+    "scaler": (lambda v: isinstance(v, dict), "the loss scaler's state"),
+    "rng": (lambda v: isinstance(v, list) and v and all(isinstance(r, dict) for r in v), "the random states"),
+    "history": (_is_history, "the history of epochs (a list of records)"),
+    "best_val_acc": (_is_number, "the best accuracy (a number)"),
+    "best_epoch": (_is_int, "the best epoch (a whole number)"),
+    "config": (lambda v: isinstance(v, dict), "the run's settings"),
+})
+
+
+@contextlib.contextmanager
+def damaged(state: dict, name: str):
+    """Turn an error while a checkpoint's `name` is put back into a clean TrainError."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError) as exc:
+        what = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise TrainError(f"checkpoint {state.get('path')} has a damaged {name!r} ({what})",
+                         "it was not written by this run's settings, or is damaged; start a new run with "
+                         "another --out") from None
+
+
+def check_fields(obj: dict, path: Path, fields: dict) -> None:
+    """Refuse a checkpoint that lacks a field it is read for, or holds the wrong type there."""
+    for name, (ok, what) in fields.items():
+        if name not in obj and name == "normalization":
+            continue
+        if name not in obj:
+            raise TrainError(f"checkpoint {path} has no {name!r}: {what}",
+                             "it was not written by `archlang train`, or is damaged")
+        if not ok(obj[name]):
+            raise TrainError(f"checkpoint {path} has a bad {name!r}: expected {what}",
+                             "it was not written by `archlang train`, or is damaged")
 
 
 def _load_error(path: Path, exc: Exception) -> TrainError:

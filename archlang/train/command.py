@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -248,6 +249,10 @@ def _guarded(work: Callable[[], int], info: distributed.DistInfo) -> int:
             print("\n" + getattr(exc, "message", "interrupted"), file=sys.stderr)
         return 130
     except Exception as exc:
+        if _out_of_memory(exc):
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "MemoryError"
+            exc = TrainError(f"out of memory: {first}",
+                             "use a smaller --batch-size, a smaller --input or a smaller network")
         if not callable(getattr(exc, "format", None)):
             raise
         if info.is_main or getattr(exc, "every_rank", False):
@@ -257,9 +262,21 @@ def _guarded(work: Callable[[], int], info: distributed.DistInfo) -> int:
         return distributed.report_exit(1, info)
 
 
+def _out_of_memory(exc: Exception) -> bool:
+    """An allocation that failed: Python's MemoryError, torch's OutOfMemoryError or CPU allocator error."""
+    import torch
+
+    return (isinstance(exc, (MemoryError, torch.OutOfMemoryError))
+            or isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+
+
 def _relaunch(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise TrainError(f"--nproc must be at least 1, got {args.nproc}")
+    most = max(64, os.cpu_count() or 1)
+    if args.nproc > most:
+        raise TrainError(f"--nproc {args.nproc} is out of range: at most {most}",
+                         "one process per GPU, or a few per machine on CPU")
     config_from_args(args).resolved()  # fail here, not once per worker
     if args.batch_size % args.nproc:
         raise TrainError(

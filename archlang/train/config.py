@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -23,6 +24,28 @@ DEFAULT_EPOCHS = 10
 DEFAULT_LR = {"sgd": 0.05, "adam": 8e-3, "adamw": 8e-3}
 DEFAULT_WEIGHT_DECAY = {"sgd": 0.0, "adam": 0.0, "adamw": 0.05}
 DEFAULT_MOMENTUM = 0.9
+
+
+# Upper bounds of the numeric options: above them a run cannot learn anything (an lr of
+# 1e308 overflows the first update), and infinities are refused with them.
+LIMITS = {
+    "lr": (1e3, "typical learning rates are 1e-4..1; a run diverges long before 1000"),
+    "momentum": (1.0, "momentum is a fraction: 0.9 is usual, at most 1"),
+    "weight_decay": (1e3, "typical weight decay is 0..0.1"),
+    "l1": (1e3, "the L1 penalty is usually 1e-6..1e-3"),
+    "epochs": (10 ** 9, "a billion passes over the data is as many as any run can make"),
+    "batch_size": (2 ** 31 - 1, "a batch is at most the whole training split anyway"),
+    "workers": (max(64, os.cpu_count() or 1), "one DataLoader worker per CPU core is plenty"),
+}
+
+
+def _short_int(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 30 else f"{text[:12]}...({len(text)} digits)"
+
+
+def _show(value) -> str:
+    return _short_int(value) if isinstance(value, int) else f"{value:g}"
 
 
 class TrainError(Exception):
@@ -121,6 +144,10 @@ class TrainConfig:
                 raise TrainError(f"--{field} {value!r} is not one of: {', '.join(choices)}")
 
     def _check_numbers(self) -> None:
+        for name, value in {"epochs": self.epochs, "batch-size": self.batch_size, "workers": self.workers,
+                            "seed": self.seed}.items():
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TrainError(f"--{name} must be a whole number, got {value!r}")
         positive = {"epochs": self.epochs, "batch-size": self.batch_size}
         if self.lr is not None:
             positive["lr"] = self.lr
@@ -131,8 +158,18 @@ class TrainConfig:
                         "weight-decay": self.weight_decay or 0.0,
                         "momentum": self.momentum or 0.0}
         for name, value in non_negative.items():
+            if value != value:  # NaN compares false with everything, so `value < 0` lets it through
+                raise TrainError(f"--{name} must be a number, got nan")
             if value < 0:
                 raise TrainError(f"--{name} must not be negative, got {value}")
+        for name, (top, why) in LIMITS.items():
+            value = getattr(self, name)
+            if value is not None and not value <= top:
+                flag = "--" + name.replace("_", "-")
+                raise TrainError(f"{flag} {_show(value)} is out of range: at most {_show(top)}", why)
+        if not 0 <= self.seed < 2 ** 63:
+            raise TrainError(f"--seed must be between 0 and 2**63 - 1, got {_short_int(self.seed)}",
+                             "any seed in that range gives a reproducible run")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}

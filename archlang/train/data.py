@@ -101,6 +101,9 @@ def prepare(source: str, input_shape: tuple[int, ...],
     _check_channels(raw_channels, target[0], source)
     train_x, train_y, val_x, val_y, split = _split(raw)
     adapter = Adapter(raw_channels, target, Normalization([0.0], [1.0]))
+    if norm is not None and len(norm.mean) != target[0]:
+        raise TrainError(f"the checkpoint's normalization has {len(norm.mean)} channel(s) and the network's input "
+                         f"{target[0]}", "evaluate with the spec and --input the checkpoint was trained with")
     norm = norm or _statistics(train_x, adapter, target[0])
     adapter = Adapter(raw_channels, target, norm)
     classes = _class_names(raw)

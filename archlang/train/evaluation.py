@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 
 import torch
@@ -106,6 +107,47 @@ def _dims(shape: tuple) -> str:
     return "×".join(map(str, shape)) if shape else "a scalar"
 
 
+def check_memory(source: ModelSource, batch_size: int, device: torch.device, training: bool = True) -> None:
+    """Refuse a batch whose activations cannot fit in the memory there is, before allocating any.
+
+    Training keeps every layer's output for the backward pass, which holds a gradient for
+    each: twice the analysis's forward activations per image (``activation_bytes``), plus
+    four copies of the weights (weights, gradients, two optimizer slots). Evaluation frees
+    each output once the next layer has it: three times the largest one
+    (``largest_activation``) and the weights. Either way, times the batch, plus the input.
+    """
+    per_image = getattr(source, "activation_bytes", None)
+    if not per_image:
+        return
+    if not training:
+        per_image = 3 * getattr(source, "largest_activation", per_image)
+    params = int(getattr(source, "params", 0) or 0)
+    weights = 4 * params * (4 if training else 1)
+    need = batch_size * (per_image * (2 if training else 1) + 4 * math.prod(source.input_shape)) + weights
+    free = _free_memory(device)
+    if free is not None and need > free:
+        raise TrainError(
+            f"a batch of {batch_size} images of {'×'.join(map(str, source.input_shape))} through network "
+            f"'{source.name}' needs about {_gib(need)} of memory, and the {device.type.upper()} has "
+            f"{_gib(free)} available",
+            "use a smaller --batch-size or a smaller --input" if training else "use a smaller --batch-size")
+
+
+def _free_memory(device: torch.device) -> int | None:
+    if device.type == "cuda":
+        try:
+            return torch.cuda.mem_get_info(device)[0]
+        except (RuntimeError, AssertionError):
+            return None
+    from archlang.backends.torch_module import available_memory
+
+    return available_memory()
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2 ** 30:,.1f} GiB"
+
+
 def check_built_output(source: ModelSource, model: torch.nn.Module, device: torch.device,
                        num_classes: int) -> None:
     """Run two blank images through the built model; its output must be (2, K)."""
@@ -164,6 +206,7 @@ def evaluate(source: ModelSource, checkpoint: str, data: str = "digits", *,
     prepared = prepare(data, source.input_shape,
                        Normalization(norm["mean"], norm["std"]) if norm else None)
     check_fit(source, prepared.num_classes, data)
+    check_memory(source, batch_size, torch_device, training=False)
     model = source.build(device=torch_device)
     try:
         model.load_state_dict(state["model"])

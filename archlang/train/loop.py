@@ -22,8 +22,8 @@ from .config import ModelSource, TrainConfig, TrainError
 from .data import EpochBatchSampler, PreparedData, augment, derived_seed, loader, prepare
 from .distributed import DistInfo
 from . import init
-from .evaluation import (EVAL_BATCH, autocast, check_built_output, check_fit, check_task, loss_warnings,
-                         to_device, validate)
+from .evaluation import (EVAL_BATCH, autocast, check_built_output, check_fit, check_memory, check_task,
+                         loss_warnings, to_device, validate)
 from .plot import draw_curves
 from .progress import Reporter
 from .schedule import make_scheduler
@@ -130,6 +130,7 @@ def _setup(source: ModelSource, cfg: TrainConfig, info: DistInfo, device: torch.
     reporter = Reporter(enabled=info.is_main)
     _check_settings(cfg, info, device)
     check_task(source)  # a segmentation map or an image out is refused before any data is read
+    check_memory(source, cfg.batch_size // info.world, device)
     run_dir = Path(cfg.out) if cfg.out else default_run_dir(source.name)
     if info.is_main and run_dir.is_dir():
         ckpt.recover_swap(run_dir)  # a swap a kill interrupted: one whole run again
@@ -352,7 +353,7 @@ def _resume(run: Run) -> None:
     state, error = None, None
     if run.info.is_main:
         try:
-            state = ckpt.load(run.run_dir / ckpt.CHECKPOINT, map_location="cpu")
+            state = ckpt.load(run.run_dir / ckpt.CHECKPOINT, map_location="cpu", resume=True)
             _check_same_run(run, state)
         except TrainError as exc:
             error = exc
@@ -363,16 +364,20 @@ def _resume(run: Run) -> None:
     except RuntimeError as exc:
         raise TrainError(f"{state['path']} does not fit network '{run.source.name}': "
                          f"{str(exc).splitlines()[0]}", "resume with the same spec") from exc
-    run.optimizer.load_state_dict(state["optimizer"])
+    with ckpt.damaged(state, "optimizer"):
+        run.optimizer.load_state_dict(state["optimizer"])
     if run.scheduler is not None:
-        run.scheduler.load_state_dict(state["scheduler"])
-    run.scaler.load_state_dict(state["scaler"])
+        with ckpt.damaged(state, "scheduler"):
+            run.scheduler.load_state_dict(state["scheduler"])
+    with ckpt.damaged(state, "scaler"):
+        run.scaler.load_state_dict(state["scaler"])
     run.history = state["history"]
     run.best_acc, run.best_epoch = state["best_val_acc"], state["best_epoch"]
     run.start_epoch = state["epoch"] + 1
     rng = state["rng"]
     if len(rng) == run.info.world:
-        ckpt.set_rng_state(rng[run.info.rank])
+        with ckpt.damaged(state, "rng"):
+            ckpt.set_rng_state(rng[run.info.rank])
     else:
         run.reporter.note(f"the run used {len(rng)} process(es), this one {run.info.world}: "
                           "random streams restart from the seed")

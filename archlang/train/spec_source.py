@@ -13,6 +13,9 @@ class SpecSource:
         self.name = net.name
         self.input_shape = net.input_shape
         self.output_shape = net.output_shape
+        self.activation_bytes = net.activation_bytes  # per image, forward: what a training batch keeps
+        self.largest_activation = max((n.stats["memory"] for n in net.nodes), default=0)  # without gradients
+        self.params = net.params
         self.overrides = dict(overrides or {})
         # Self-contained (imports inlined) and pinned to this network, so `spec.arch` in the run
         # directory rebuilds exactly this model.
