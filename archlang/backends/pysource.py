@@ -81,12 +81,32 @@ def python_source(net) -> str:
 # The base of every scope's class: its children are given by name, in the order they run
 # (which is the state_dict order); each subclass adds the scope's forward.
 SCOPE_BASE = '''class {base}(nn.Module):
-    """A scope of the spec (a block call, a branch, a group): its modules, in the order they run."""
+    """A scope of the spec (a block call, a branch, a group): its modules, in the order they run.
+    `scope[i]` is a child; a chain (each child reads the previous one's output alone) slices
+    into an nn.Sequential."""
+
+    _scope_chain = False
 
     def __init__(self, /, **children):
         super().__init__()
         for name, child in children.items():
-            self.add_module(name, child)'''
+            self.add_module(name, child)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            if not self._scope_chain:
+                raise TypeError(f"`{{type(self).__name__}}` is not a chain, so it cannot be sliced")
+            chain = nn.Sequential()
+            for name, child in list(self._modules.items())[index]:
+                chain.add_module(name, child)
+            return chain
+        return list(self._modules.values())[index]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())'''
 
 
 def _header(net) -> list[str]:
@@ -109,10 +129,11 @@ def _scope_classes(model: nn.Module, base: str, taken: set[str]) -> tuple[dict[i
     lines: list[str] = []
     for path, module in scope_modules(model):
         code = _forward(module.graph, path)
-        key = (module._get_name(), tuple(code))
+        key = (module._get_name(), tuple(code), module._scope_chain)
         if key not in by_code:
             by_code[key] = cls = _class_name(_identifier(module._get_name()), taken)
-            lines += [f"class {cls}({base}):", *_indent(code, 4), "", ""]
+            chain = ["_scope_chain = True", ""] if module._scope_chain else []
+            lines += [f"class {cls}({base}):", *_indent(chain + code, 4), "", ""]
         classes[id(module)] = by_code[key]
     return classes, lines
 

@@ -38,7 +38,6 @@ torch.Size([1, 512, 2, 2])
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 import operator
 
 import torch
@@ -64,15 +63,18 @@ class Scope(fx.GraphModule):
     _scope_call: str | None = None  # the block call, e.g. `basic(64, 1)`, for generated source
     _scope_chain: bool = False
 
+    # (the generated source's Scope has the same three methods: pysource.SCOPE_BASE)
     def __getitem__(self, index):
-        children = list(self._modules.values())
         if isinstance(index, slice):
             if not self._scope_chain:
                 raise TypeError(f"`{self._get_name()}` is not a chain (its children do not each read the "
                                 "previous one's output alone), so it cannot be sliced; index its children, "
                                 "or call it whole")
-            return nn.Sequential(OrderedDict(list(self._modules.items())[index]))
-        return children[index]
+            chain = nn.Sequential()
+            for name, child in list(self._modules.items())[index]:
+                chain.add_module(name, child)
+            return chain
+        return list(self._modules.values())[index]
 
     def __len__(self) -> int:
         return len(self._modules)
