@@ -44,13 +44,30 @@ _RESERVED = {"self", "torch", "nn", "super", "getattr", "print"}
 HELPERS = "archlang.layers.modules"  # the module whose classes are copied into the generated file
 
 
-def write_source(net, path) -> Path:
-    """Write `python_source(net)` to `path`; returns the path."""
-    return write_output(path, python_source(net), example="model.py")
+def write_source(net, path, weights: dict | None = None) -> Path:
+    """Write `python_source(net)` to `path`; returns the path. With `weights` (a state_dict),
+    they go to `weights_path(path)` beside it, and the generated class loads them."""
+    path = Path(path)
+    if weights is None:
+        return write_output(path, python_source(net), example="model.py")
+    import io
+
+    buffer = io.BytesIO()
+    torch.save({key: value.detach().cpu() for key, value in weights.items()}, buffer)
+    write_output(weights_path(path), buffer.getvalue(), example="model.pt")
+    return write_output(path, python_source(net, weights_file=weights_path(path).name), example="model.py")
 
 
-def python_source(net) -> str:
-    """The network as the source of a standalone PyTorch module."""
+def weights_path(path: str | Path) -> Path:
+    """Where `archlang compile --checkpoint` puts the weights of `path`: NAME.pt beside NAME.py."""
+    path = Path(path)
+    weights = path.with_name(path.stem + ".pt")
+    return weights if weights != path else path.with_name(path.name + ".weights.pt")
+
+
+def python_source(net, weights_file: str | None = None) -> str:
+    """The network as the source of a standalone PyTorch module; with `weights_file` (a state_dict
+    file beside the source), its class loads those weights unless given `weights=None`."""
     model = build_module(net, device="meta")  # nothing allocated, whatever the size
     helpers = _helper_classes(model)
     taken = {cls.__name__ for cls in helpers}
@@ -64,11 +81,18 @@ def python_source(net) -> str:
     if classes:
         lines += [*SCOPE_BASE.format(base=base).splitlines(), "", ""]
         lines += scope_lines
+    if weights_file is not None:
+        lines[lines.index("import torch")] = "import os\n\nimport torch"
+        lines += ["# The trained weights (a state_dict), written beside this file by `archlang compile --checkpoint`.",
+                  f"WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights_file!r})", "", ""]
     lines += [f"class {name}(nn.Module):",
-              "    def __init__(self):",
+              "    def __init__(self, weights=WEIGHTS):" if weights_file else "    def __init__(self):",
               "        super().__init__()"]
     for child_name, child in model.named_children():
         lines += _indent(_assignment(f"self.{child_name}", child, classes), 8)
+    if weights_file is not None:
+        lines += ["        if weights is not None:  # None: fresh weights",
+                  "            self.load_state_dict(torch.load(weights, map_location=\"cpu\", weights_only=True))"]
     lines += ["", *_indent(_forward(model.graph, net.root.path), 4)]
     example = ", ".join(map(str, (1, *net.input_shape)))
     lines += ["", "", 'if __name__ == "__main__":',
