@@ -176,10 +176,15 @@ def test_children_are_in_execution_order():
     assert order == registered
 
 
-def test_deepcopy_keeps_the_tree():
+@pytest.mark.parametrize("how", ["deepcopy", "torch.save"])
+def test_copies_keep_the_tree(how, tmp_path):
     model = archlang.compile("specs/resnet18.arch", input_shape=SMALL).eval()
-    twin = copy.deepcopy(model)
-    assert repr(twin) == repr(model) and isinstance(twin.layer1, Scope)
+    if how == "deepcopy":
+        twin = copy.deepcopy(model)
+    else:
+        torch.save(model, tmp_path / "model.pt")
+        twin = torch.load(tmp_path / "model.pt", weights_only=False)  # our own file: a whole module
+    assert repr(twin) == repr(model) and isinstance(twin.layer1, Scope) and not twin.training
     assert twin.layer4[-1] is not model.layer4[-1] and type(twin.layer4[-1]).__name__ == "basic"
     x = torch.randn(1, *SMALL)
     with torch.no_grad():

@@ -90,6 +90,20 @@ class Scope(fx.GraphModule):
         copy._scope_call, copy._scope_chain = self._scope_call, self._scope_chain
         return copy
 
+    def __reduce__(self):
+        # GraphModule pickles its code and rebuilds a plain GraphModule: rebuild a Scope from it.
+        rebuild, args = super().__reduce__()
+        return _unpickle_scope, (rebuild, args, type(self).__name__, self._scope_call, self._scope_chain)
+
+
+def _unpickle_scope(rebuild, args, title: str, call: str | None, chain: bool) -> Scope:
+    plain = rebuild(*args)
+    scope = Scope(plain, plain.graph, class_name=title)
+    scope._modules = type(scope._modules)((name, plain._modules[name]) for name in plain._modules)
+    scope.train(plain.training)
+    scope._scope_call, scope._scope_chain = call, chain
+    return scope
+
 
 def build_module(net, *, device=None, dtype=None, max_params: float = 4e9, in_place: bool = True) -> Scope:
     """The network as a `torch.nn.Module`: a `Scope` named like the network.
