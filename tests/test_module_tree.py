@@ -168,7 +168,7 @@ def test_children_are_in_execution_order():
     model = archlang.compile("specs/googlenet.arch", input_shape=SMALL).eval()
     order = []
     for path, module in model.named_modules():
-        if path.count(".") <= 1:
+        if path and path.count(".") <= 1:
             module.register_forward_pre_hook(lambda m, i, path=path: order.append(path))
     with torch.no_grad():
         model(torch.randn(1, *SMALL))
