@@ -127,3 +127,15 @@ def test_the_same_operators_as_torchvision(name):
         assert len(mine) == len(ref)
         for i, (a, b) in enumerate(zip(mine, ref)):
             assert a == b, f"operator {i} of {len(ref)}: {a[0]} vs {b[0]}"
+
+
+def test_a_scope_called_alone_never_overwrites_its_argument():
+    # The block's relu reads the conv before it, outside the block: in place in the network
+    # it would be safe, but `model.a(x)` must leave the caller's x alone, so it is not.
+    model = archlang.compile("block act_conv(c) = relu -> conv(c) -> relu\n"
+                             "network N:\n    input(3, 8, 8) -> conv(4) -> a: act_conv(4)\n")
+    assert relus(model) == {"a.relu1": False, "a.relu2": True}
+    x = torch.randn(2, 4, 8, 8)
+    before = x.clone()
+    model.a(x)
+    assert torch.equal(x, before)
