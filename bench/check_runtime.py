@@ -42,7 +42,7 @@ def main(argv=None) -> int:
             rows.append(row(name, "eager: malloc keeps memory", what, p["archlang"], p["torchvision"], {},
                             part["diff"], p["control"], p["faults"]))
         print(table(HEADERS, rows[-2:], "lll" + "r" * (len(HEADERS) - 3)), flush=True)
-    print(f"\nbatch {args.batch} at {args.side}×{args.side}, {args.threads} threads, medians of {args.reps} calls "
+    print(f"\nbatch {args.batch} at {args.side}×{args.side}, {args.threads} thread{'s' if args.threads != 1 else ''}, medians of {args.reps} calls "
           f"after {args.warmup} warm-up; {time.time() - start:.0f} s; finished {now()}\n")
     print(table(HEADERS, rows, "lll" + "r" * (len(HEADERS) - 3)))
     return 0
