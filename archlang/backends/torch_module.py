@@ -82,6 +82,12 @@ class Scope(fx.GraphModule):
     def __iter__(self):
         return iter(self._modules.values())
 
+    def _recompile_submodules(self) -> list:
+        # GraphModule recompiles every sub-GraphModule whenever it compiles: with a module per
+        # scope that made building quadratic in the depth. Each scope compiles its own code when
+        # it is built, copied or unpickled; after editing a sub-scope's graph, recompile it.
+        return []
+
     def __deepcopy__(self, memo):
         # GraphModule's copy is rebuilt through its __init__, which names the class
         # `GraphModule` and drops other attributes: put back the title and the flags.
