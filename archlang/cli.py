@@ -44,6 +44,12 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="a table of layers, shapes, params, MACs, receptive field")
     _common(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--depth", type=int, metavar="N", help="one row per element down to N levels of blocks, "
+                   "equal units folded into one row (1: the top level); default: every layer")
+    p.add_argument("--batch", type=int, metavar="B", help="add the memory a batch of B needs: training "
+                   "(activations, parameters, gradients, optimizer state) and inference")
+    p.add_argument("--optimizer", metavar="NAME",
+                   help="optimizer state for --batch: sgd (with momentum), adam, adamw (default), none")
 
     p = sub.add_parser("render", help="draw the network (svg, png, pdf, dot, json, html)")
     _common(p)
@@ -59,6 +65,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--rankdir", choices=["TB", "LR"], default="TB")
     p.add_argument("--theme", choices=["light", "dark"], default="light")
     p.add_argument("--style", choices=["graph", "feature-maps"], default="graph")
+    p.add_argument("--labels", choices=["paper", "spec"], default="paper",
+                   help="paper: `3×3 conv, 64, /2` (default); spec: `conv(64, 3, stride=2)`")
 
     p = sub.add_parser("compile", help="write standalone PyTorch source for the network")
     _common(p)
@@ -90,16 +98,19 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("lsp", help="the language server for editors (LSP over standard input and output)")
     p.add_argument("--stdio", action="store_true", help="talk over standard input and output (the default)")
 
-    if command in ("train", "eval"):
+    if command in ("train", "eval", "predict"):
         # The trainer's options come from archlang.train, which needs torch:
         # only a training command pays for that import.
         from archlang.train.command import add_eval_parser, add_train_parser
+        from archlang.train.predict import add_predict_parser
 
         for add in (add_train_parser, add_eval_parser):
             _common(add(sub))
+        add_predict_parser(sub)
     else:
         sub.add_parser("train", help="train the network on a data set (see `archlang train --help`)")
         sub.add_parser("eval", help="evaluate a checkpoint on a data set (see `archlang eval --help`)")
+        sub.add_parser("predict", help="classify images with a trained run (see `archlang predict --help`)")
     return parser
 
 
@@ -135,15 +146,25 @@ def cmd_check(args) -> int:
 
 
 def cmd_summary(args) -> int:
+    if args.optimizer is not None and args.batch is None:
+        raise ArchError("E752", "--optimizer is for the memory estimate, which needs a batch size", None,
+                        hint=f"add --batch, e.g. --batch 64 --optimizer {args.optimizer}")
     net = _load(args)
-    print(json.dumps(net.to_dict(), indent=2) if args.json else net.summary())
+    memory = net.memory(batch=args.batch, optimizer=args.optimizer or "adamw") if args.batch is not None else None
+    if args.json:
+        out = net.to_dict(depth=args.depth)
+        if memory is not None:
+            out["memory"] = memory.to_dict()
+        print(json.dumps(out, indent=2))
+    else:
+        print(net.summary(depth=args.depth) + (f"\n{memory.table()}" if memory is not None else ""))
     return 0
 
 
 def cmd_render(args) -> int:
     net = _load(args)
     diagram = net.render(view=args.view, expand=args.expand, collapse=args.collapse, rankdir=args.rankdir,
-                         theme=args.theme, style=args.style)
+                         theme=args.theme, style=args.style, labels=args.labels)
     output = args.output or f"{net.name.lower()}.{args.format or 'svg'}"
     path = diagram.save(output, format=args.format)
     print(f"wrote {path}")
@@ -223,6 +244,12 @@ def cmd_eval(args) -> int:
     return run_eval(args, _model_source(args))
 
 
+def cmd_predict(args) -> int:
+    from archlang.train.command import run_predict_command
+
+    return run_predict_command(args)
+
+
 def cmd_fmt(args) -> int:
     from archlang.fmt.command import run_fmt
 
@@ -237,7 +264,7 @@ def cmd_lsp(args) -> int:
 
 
 COMMANDS = {"check": cmd_check, "summary": cmd_summary, "render": cmd_render, "compile": cmd_compile,
-            "export": cmd_export, "train": cmd_train, "eval": cmd_eval, "fmt": cmd_fmt, "lsp": cmd_lsp,
+            "export": cmd_export, "train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "fmt": cmd_fmt, "lsp": cmd_lsp,
             "serve": cmd_serve}
 
 
@@ -272,7 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     with safe_output():  # names and text from specs and data never reach the terminal as escapes
-        return _run(_parser(command).parse_args(argv), program)
+        try:
+            args = _parser(command).parse_args(argv)  # `train` and `eval` import torch here: seconds
+        except KeyboardInterrupt:
+            print("archlang: interrupted", file=sys.stderr)
+            return 130
+        return _run(args, program)
 
 
 def _run(args, program: bool) -> int:

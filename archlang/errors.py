@@ -126,6 +126,14 @@ CODES: dict[str, tuple[str, str]] = {
              "checkpoint file it wrote; checkpoints are read with weights_only=True and never run code."),
     "E715": ("checkpoint does not fit the network", "Give the spec the run was trained from, with the same "
              "--set values and --input (the hint names them), or leave both out to use the run's own."),
+    # 75x: the Python API and the summary's options (net["layer3"], --depth, --batch)
+    "E750": ("no element at that path", "Use a dotted path of `archlang summary` (`layer3`, `layer3.bottleneck1`, "
+             "`fc`) or a fold of `summary --depth` (`layer3.bottleneck2:bottleneck6`); the hint gives the closest."),
+    "E751": ("summary depth out of range", "`--depth` (`summary(depth=...)`) is a whole number from 1: 1 gives one "
+             "row per top-level element, 2 opens them one level."),
+    "E752": ("batch size out of range", "`--batch` (`memory(batch=...)`) is a whole number from 1."),
+    "E753": ("unknown optimizer or dtype for the memory estimate", "Use one the hint lists: the optimizer decides "
+             "how many values of state each parameter has (sgd 1, adam and adamw 2, none 0)."),
     # 9xx: the playground (`archlang serve`)
     "E901": ("the spec took too long to check", "The playground stops a check that runs past its time limit "
              "(`archlang serve --timeout SECONDS`, default 10): lower a repeat count or `--max-layers`, or "

@@ -90,17 +90,55 @@ class Network:
     def receptive_field(self) -> tuple[int, int]:
         return self.nodes[self.output].stats["rf"]
 
-    def summary(self) -> str:
-        from archlang.analysis.summary import summary_table
+    def summary(self, depth: int | None = None) -> str:
+        """The summary table: every layer, or (`depth=2`) one row per element down to that depth,
+        equal units folded into one row, as the diagram's overview draws them."""
+        from archlang.analysis.summary import depth_table, summary_table
 
         with _gc_paused():
-            return summary_table(self)
+            return summary_table(self) if depth is None else depth_table(self, depth)
 
-    def to_dict(self) -> dict:
-        from archlang.analysis.summary import summary_dict
+    def to_dict(self, depth: int | None = None) -> dict:
+        """The summary as JSON: `layers` (every layer), or with `depth`, `rows` (see `summary`)."""
+        from archlang.analysis.summary import depth_dict, summary_dict
 
         with _gc_paused():
-            return summary_dict(self)
+            return summary_dict(self) if depth is None else depth_dict(self, depth)
+
+    # ---- one element: a layer, a block call, a labelled group, a branch, a fold
+    def find(self, path: str):
+        """The element at a dotted path (`"layer3"`, `"layer3.bottleneck1.main"`, `"fc"`, or a fold
+        `"layer3.bottleneck2:bottleneck6"`), with its shapes and counts; ArchError E750 if none."""
+        from archlang.analysis.elements import find
+
+        return find(self, path)
+
+    __getitem__ = find
+
+    def __contains__(self, path) -> bool:
+        try:
+            self.find(path)
+        except ArchError:
+            return False
+        return True
+
+    def elements(self) -> list:
+        """The top-level elements, in order (each with `.children`); iterating a network gives them too."""
+        from archlang.analysis.elements import elements
+
+        return elements(self, self.root)
+
+    def __iter__(self):
+        return iter(self.elements())
+
+    def memory(self, batch: int = 1, optimizer: str = "adamw", dtype: str = "float32",
+               momentum: float | None = None):
+        """Memory for a batch: training (parameters, gradients, optimizer state, activations for the
+        forward and backward passes) and inference, with torchinfo's estimate beside them
+        (archlang.analysis.memory has the definitions)."""
+        from archlang.analysis.memory import estimate
+
+        return estimate(self, batch=batch, optimizer=optimizer, dtype=dtype, momentum=momentum)
 
     def bundled_source(self) -> str:
         """The spec with its imports inlined: one self-contained file that builds this network,

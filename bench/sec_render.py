@@ -80,3 +80,49 @@ def run(cfg: Config) -> Section:
     worst = min(speedups)
     return Section(KEY, TITLE, body, [Goal("diagrams (no goal set; reported)",
                                            f"worst speedup {worst[0]:.1f}x ({worst[1]})", None)])
+
+
+def own_figures(reps: int = 3) -> str:
+    """archlang alone (no torchview): process wall and CPU time, view + DOT in-process and `dot`'s
+    wall and CPU time, for the overview and the every-layer view of ResNet-152 and DenseNet-201.
+    `python bench/sec_render.py` prints it (CPU times stay comparable on a loaded machine)."""
+    import os
+    import statistics
+    import subprocess
+    import sys
+    import time
+
+    import archlang
+
+    root = Path(__file__).resolve().parents[1]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec in ("resnet152", "densenet201"):
+            for view, flags in (("overview", []), ("layers (`--expand all`)", ["--expand", "all"])):
+                wall, cpu = [], []
+                for _ in range(reps):
+                    t, r0 = time.perf_counter(), os.times()
+                    subprocess.run([sys.executable, "-m", "archlang", "render", str(root / "specs" / f"{spec}.arch"),
+                                    *flags, "-o", str(Path(tmp) / "d.svg")], check=True, capture_output=True)
+                    r1 = os.times()
+                    wall.append(time.perf_counter() - t)
+                    cpu.append(r1.children_user + r1.children_system - r0.children_user - r0.children_system)
+                net = archlang.load(root / "specs" / f"{spec}.arch")
+                t = time.perf_counter()
+                d = net.render(expand=["all"] if flags else [])
+                dot = d.dot
+                own = time.perf_counter() - t
+                t, r0 = time.perf_counter(), os.times()
+                subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True, check=True)
+                r1 = os.times()
+                layout = (time.perf_counter() - t,
+                          r1.children_user + r1.children_system - r0.children_user - r0.children_system)
+                rows.append([spec, view, secs(statistics.median(wall)), secs(statistics.median(cpu)), secs(own),
+                             f"{secs(layout[0])} / {secs(layout[1])}", str(len(d.view.boxes)), str(len(d.view.legend))])
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return table(["network", "view", "process wall (s)", "process CPU (s)", "view + DOT in-process (s)",
+                  "`dot` wall / CPU (s)", "boxes", "legend units"], rows, "llrrrrrr") + f"\n\nLoad average: {load}."
+
+
+if __name__ == "__main__":
+    print(own_figures())

@@ -117,10 +117,30 @@ def file_examples() -> dict[str, tuple[str, str, str]]:
     return out
 
 
+def api_examples() -> dict[str, tuple[str, str, str]]:
+    """The Python API's and the summary options' errors (E75x), raised by their own code."""
+    import archlang
+    from archlang import ArchError
+
+    spec = "network N:\n    input(3, 32, 32) -> stem: conv(16) -> relu -> fc(10)\n"
+    net = archlang.load(spec)
+    out = {}
+    for code, where, act in (("E750", 'net["stme"]', lambda: net["stme"]),
+                             ("E751", "archlang summary spec.arch --depth 0", lambda: net.summary(depth=0)),
+                             ("E752", "archlang summary spec.arch --batch 0", lambda: net.memory(batch=0)),
+                             ("E753", "archlang summary spec.arch --batch 8 --optimizer rmsprop",
+                              lambda: net.memory(batch=8, optimizer="rmsprop"))):
+        try:
+            act()
+        except ArchError as e:
+            out[code] = (where, spec, e.format() + "\n")
+    return out
+
+
 def render() -> str:
     from archlang.errors import CODES
 
-    examples = {**fixture_examples(), **file_examples(), **backend_examples(), **serve_examples()}
+    examples = {**fixture_examples(), **file_examples(), **backend_examples(), **serve_examples(), **api_examples()}
     lines = ["# archlang error codes", "",
              "Every error archlang reports has a stable code. The message names the file, line and column,",
              "underlines the offending part, and most carry a `hint:` line. Below: each code, how to fix it,",

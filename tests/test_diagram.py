@@ -55,7 +55,14 @@ def test_overview_is_one_box_per_top_level_element():
     assert not d.view.clusters
     layer3 = by_path(d, "layer3")
     assert layer3.type == "stage(bottleneck, 256, 6, 2)" and layer3.params == 7_098_368
-    assert layer3.summary == "bottleneck × (1 + 5)"  # the first unit differs: projection and stride
+    assert layer3.summary == "bottleneck ×6 (first /2)"  # the first unit differs: projection and stride
+    assert layer3.label == "stage(unit=bottleneck, c=256, blocks=6, stride=2)"  # parameters by name
+    assert by_path(d, "layer1").summary == "bottleneck ×3 (first widens)"
+    assert [by_path(d, p).label for p in ("conv1", "maxpool1", "global_avgpool1", "fc")] == [
+        "7×7 conv, 64, /2", "3×3 max pool, /2", "global avg pool", "fc 1000"]
+    spec = load("resnet50").render(labels="spec")
+    assert by_path(spec, "conv1").label == "conv(64, 7, stride=2, padding=3, bias=false)"
+    assert by_path(spec, "layer3").label == "stage(bottleneck, 256, 6, 2)"
     assert [e.shape for e in d.view.edges][:2] == [(3, 224, 224), (64, 112, 112)]
 
 
@@ -98,8 +105,8 @@ def test_identical_repetitions_fold_into_one_box():
     assert len(inside) == 1
     fold = inside[0]
     assert (fold.kind, fold.count, fold.name, fold.path) == ("fold", 2, "basic1 … basic2", "layer1.basic1:basic2")
-    assert fold.type == "basic(64, 1)" and fold.unit_params == fold.params // 2
-    assert by_path(d, "layer2").summary == "" and by_path(d, "layer2").type == "stage(basic, 128, 2, 2)"
+    assert fold.type == "basic(64, 1, 1)" and fold.unit_params == fold.params // 2
+    assert by_path(d, "layer2").summary == "basic ×2 (first /2)" and by_path(d, "layer2").type == "stage(basic, 128, 2, 2)"
 
 
 def test_a_different_first_unit_is_one_plus_n_minus_one():
@@ -107,8 +114,8 @@ def test_a_different_first_unit_is_one_plus_n_minus_one():
     inside = [b for b in d.view.boxes if b.cluster]
     assert [(b.path, b.kind, b.count) for b in inside] == [
         ("layer3.bottleneck1", "block", 1), ("layer3.bottleneck2:bottleneck36", "fold", 35)]
-    assert inside[1].name == "bottleneck2 … bottleneck36" and inside[1].type == "bottleneck(256, 1)"
-    assert by_path(load("resnet152").render(), "layer3").summary == "bottleneck × (1 + 35)"
+    assert inside[1].name == "bottleneck2 … bottleneck36" and inside[1].type == "bottleneck(256, 1, 1)"
+    assert by_path(load("resnet152").render(), "layer3").summary == "bottleneck ×36 (first /2)"
 
 
 def test_folding_compares_structure_not_input_widths():
@@ -186,7 +193,59 @@ def test_merges_are_symbols_and_skips_are_dashed_edges():
     # layer2.basic1: the projection branch is a box beside the main path, joined by dashed edges
     assert (ids["layer2.basic1.skip"], ids["layer2.basic1.add1"]) in skips
     assert all(not e.skip for e in d.view.edges if e.dst == ids["layer2.basic1.main"])
-    assert d.dot.count("style=\"dashed\"") == len(skips)
+    main_lines = [line for line in d.dot.splitlines() if line.startswith("  n")]
+    assert sum('style="dashed"' in line for line in main_lines) == len(skips)
+
+
+# ---- the legend panel ----------------------------------------------------------------------
+
+MOBILE = """
+block conv_bn_relu(c, k = 1, stride = 1, groups = 1) =
+    conv(c, k, stride, pad = k // 2, groups = groups, bias = false) -> bn -> relu6
+block inverted(c, mid, stride = 1) =
+    add(main: conv_bn_relu(mid) -> conv_bn_relu(mid, 3, stride, groups = mid) -> conv(c, 1, bias = false) -> bn,
+        skip: identity)
+block reduce(c, mid, stride) =
+    conv_bn_relu(mid) -> conv_bn_relu(mid, 3, stride, groups = mid) -> conv(c, 1, bias = false) -> bn
+network Mobile:
+    input(3, 64, 64) -> stem: conv_bn_relu(32, 3, 2)
+    -> down1: reduce(24, 192, 2) -> stage1: [inverted(24, 144)] * 2
+    -> down2: reduce(32, 144, 2) -> stage2: [inverted(32, 192)] * 3
+    -> global_avgpool -> fc(10)
+"""
+
+
+def legend_of(d):
+    return [(u.letter, u.stem, u.example) for u in d.view.legend]
+
+
+def test_the_legend_draws_each_kind_of_unit_once():
+    r50 = load("resnet50").render()
+    assert legend_of(r50) == [("A", "bottleneck", "layer1.bottleneck1"), ("B", "bottleneck", "layer1.bottleneck2")]
+    a, b = r50.view.legend
+    assert sum(e.skip for e in a.edges) == 2 and sum(e.skip for e in b.edges) == 1  # projection; identity
+    assert [box.label for box in b.boxes if box.kind == "layer"][:3] == ["1×1 conv, 64 · BN", "relu",
+                                                                         "3×3 conv, 64 · BN"]
+    assert {box.units for box in r50.view.boxes if box.path.startswith("layer")} == {"A, B"}
+    google = load("googlenet").render()
+    assert [u.stem for u in google.view.legend] == ["basic_conv", "inception"]
+    inception = google.view.legend[1]
+    assert [box.label for box in inception.boxes if box.kind == "merge"] == ["concat"]
+    merge = next(box.id for box in inception.boxes if box.kind == "merge")
+    assert len([e for e in inception.edges if e.dst == merge]) == 4  # four branches
+    assert [u.stem for u in load("densenet121").render().view.legend] == ["denselayer", "transition"]
+    mobile = archlang.load(MOBILE).render()
+    assert [u.stem for u in mobile.view.legend] == ["conv_bn_relu", "reduce", "inverted"]
+    inverted = mobile.view.legend[2]
+    # a box that spells out its chain (NiN's `11×11 conv, 96, /4 → ReLU → [1×1 conv, 96 → ReLU] ×2`) needs none
+    assert not load("nin").render().view.legend
+    assert [box.label for box in inverted.boxes if box.kind == "layer"][:2] == [
+        "1×1 conv, 144 · BN · ReLU6", "3×3 dw conv, 144 · BN · ReLU6"]
+    assert sum(e.skip for e in inverted.edges) == 1
+    # the panel is drawn beside the chain, and not in the every-layer view
+    assert "cluster_legend" in r50.dot and 'id="u:A"' in r50.dot
+    assert not load("resnet50").render(view="layers").view.legend
+    assert not load("resnet50").render(legend=False).view.legend
 
 
 def test_concat_is_a_bar_node_and_densenet_stays_linear():
@@ -211,7 +270,7 @@ def test_input_and_set_change_the_picture_like_the_summary():
     small = archlang.load(SPECS / "resnet50.arch", input_shape="3x64x64").render()
     assert small.view.edges[0].shape == (3, 64, 64) and "3×64×64" in small.dot
     deeper = archlang.load(SPECS / "resnet.arch", overrides={"depth": "101"}).render()
-    assert by_path(deeper, "layer3").summary == "bottleneck × (1 + 22)"
+    assert by_path(deeper, "layer3").summary == "bottleneck ×23 (first /2)"
 
 
 def test_rankdir_and_theme():

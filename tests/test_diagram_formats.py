@@ -164,6 +164,24 @@ def test_feature_maps_say_which_part_of_a_branching_network_they_draw(capsys):
     fm = archlang.load(SPECS / "resnet18.arch").render(style="feature-maps")
     assert fm.notes and "main path" in fm.notes[0] and "8 merges" in fm.notes[0]
     assert "main path" in fm.svg() and "main path" in capsys.readouterr().err
+    captions = [m["caption"] for m in fm.to_dict()["maps"]]
+    assert captions[:4] == ["input", "conv1", "maxpool1", "layer1.basic1"] and "layer4.basic2" in captions
+    # each of the 8 merges arcs from the map its shortcut forks off to the map it ends in
+    skips = fm.to_dict()["skips"]
+    assert len(skips) == 8 and skips[0] == [2, 4] and all(a < b for a, b in skips)
+
+
+def test_feature_maps_fold_repeated_convolutions_and_fit_a_page():
+    fm = archlang.load(SPECS / "vgg16.arch").render(style="feature-maps")
+    maps = fm.to_dict()["maps"]
+    assert [(m["op"], m["caption"]) for m in maps[1:3]] == [("conv 3×3 + relu ×2", "conv1 … conv2"),
+                                                           ("maxpool 2×2 /2", "maxpool1")]
+    width = float(re.search(r'width="([0-9.]+)"', fm.svg()).group(1))
+    assert width <= 1700  # rows wrap instead of one 4,000 px strip
+    lenet = archlang.load(SPECS / "lenet5.arch").render(style="feature-maps").svg()
+    # fc columns: each caption centred in its own slot, none overlapping the next
+    xs = [float(x) for x, t in re.findall(r'<text x="([0-9.]+)"[^>]*>(fc\d)</text>', lenet)]
+    assert len(xs) == 3 and all(b - a >= 40 for a, b in zip(xs, xs[1:]))
 
 
 def test_a_view_too_big_for_a_bitmap_is_refused_not_shrunk(tmp_path):
@@ -176,7 +194,21 @@ def test_a_view_too_big_for_a_bitmap_is_refused_not_shrunk(tmp_path):
 def test_the_readme_pictures(tmp_path, capsys):
     from archlang.backends.diagram.docs import PICTURES, main
 
-    assert main(["--out", str(tmp_path)]) == 0
+    assert main(["--out", str(tmp_path), "--gallery", ""]) == 0
     for _, name, _ in PICTURES:
         assert (tmp_path / name).read_text().lstrip().startswith(("<?xml", "<svg"))
     assert {"lenet5.svg", "vgg16.svg", "resnet50.svg"} <= {p.name for p in tmp_path.iterdir()}
+
+
+def test_the_gallery_draws_every_spec(tmp_path):
+    from archlang.backends.diagram.docs import gallery
+
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    for name in ("lenet5", "pattern"):
+        (specs / f"{name}.arch").write_text((SPECS / f"{name}.arch").read_text())
+    page = gallery(specs, tmp_path / "img" / "gallery", tmp_path / "gallery.md")
+    text = page.read_text()
+    assert "## lenet5" in text and "![lenet5](img/gallery/lenet5.svg)" in text
+    assert "img/gallery/pattern-feature-maps.svg" in text  # a chain: its feature maps too
+    assert (tmp_path / "img" / "gallery" / "lenet5.svg").read_text().lstrip().startswith(("<?xml", "<svg"))

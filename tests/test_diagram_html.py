@@ -39,7 +39,9 @@ def chromium(tmp_path: Path, url: str, *args: str) -> str:
     profile = tmp_path / "profile"
     command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--hide-scrollbars", f"--user-data-dir={profile}", *args, url]
+               "--hide-scrollbars", f"--user-data-dir={profile}",
+               "--virtual-time-budget=20000",  # the page inflates its data asynchronously: let it finish
+               *args, url]
     done = subprocess.run(command, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
@@ -88,6 +90,34 @@ def test_searching_a_layer_shows_and_highlights_it(page, tmp_path):
     assert state["expand"] == ["layer4.bottleneck1"] and "p:layer4.bottleneck1.skip" in state["boxes"]
     missing = page_state(chromium(tmp_path, page.as_uri() + "#test-search=nothing-like-this", "--dump-dom"))
     assert missing["found"] is None and "no layer" in missing["note"]
+
+
+def page_data(html: str) -> dict:
+    """The page's embedded data (gzip, base64), decoded."""
+    import base64
+    import gzip
+
+    payload = re.search(r'<script[^>]*id="archlang-data"[^>]*>(.*?)</script>', html, re.S).group(1)
+    return json.loads(gzip.decompress(base64.b64decode(payload)))
+
+
+def test_googlenet_page_is_small_and_carries_the_legend_and_edge_shapes(tmp_path):
+    path = archlang.load(SPECS / "googlenet.arch").render().save(tmp_path / "googlenet.html")
+    html = path.read_text(encoding="utf-8")
+    assert len(html.encode("utf-8")) <= 1_000_000
+    data = page_data(html)
+    first = data["states"][0]["svg"]
+    assert 'id="legend"' in first and 'id="u:B"' in first  # basic_conv and inception, opened
+    assert "n0&#45;&gt;n1" not in first and "<title>" not in first  # no graphviz ids on hover
+    assert 'xlink:title="3×224×224"' in first  # an edge says its tensor shape
+
+
+@needs_chromium
+def test_the_page_opens_fitted_to_the_window(tmp_path):
+    path = archlang.load(SPECS / "googlenet.arch").render().save(tmp_path / "googlenet.html")
+    state = page_state(chromium(tmp_path, path.as_uri() + "#test-search=nothing", "--dump-dom",
+                                "--window-size=1100,900"))
+    assert state["fits"] and state["scale"] < 1
 
 
 HOSTILE_TEXT = ["<!--<script>", "</script><script>document.title='pwned'</script>", "]]><!--", "&lt;&amp;",

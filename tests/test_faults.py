@@ -385,8 +385,7 @@ def test_many_kills_during_checkpoint_writes_never_corrupt_the_run(server, specs
 
     kills, before = [], inspect_run(run_dir)
     targets = {"checkpoint": ".checkpoint.pt.*.tmp", "best": ".best.pt.*.tmp"}
-    deadline = time.monotonic() + 30
-    while len(kills) < 15 and time.monotonic() < deadline:
+    for _ in range(12):  # a count, not a clock: a loaded machine only makes it slower
         where = rng.choices(["checkpoint", "best", "anywhere"], weights=[6, 2, 3])[0]
         if where == "anywhere":
             trigger = {"delay": rng.uniform(0.2, 2.5)}
@@ -423,7 +422,6 @@ def test_many_kills_during_checkpoint_writes_never_corrupt_the_run(server, specs
           f"best.pt behind the checkpoint's best_epoch after {sum(k['best_stale'] for k in kills)} "
           f"kills; {len(final.temps)} stray temp files, "
           f"{sum((run_dir / t).stat().st_size for t in final.temps) >> 20} MiB")
-    assert len(kills) >= 8
     assert mid_write >= 1, kills  # the loop really hit a write in progress (6 of 15 here)
 
 

@@ -107,6 +107,12 @@ CASES = {
     "an alias and a block body on the next line": (
         "network A =\n B(depth=1)\nblock c(x)=\nconv(x)\n",
         "network A =\n    B(depth = 1)\nblock c(x) =\n    conv(x)\n"),
+    "functions, comprehensions, slices, input attributes, keyword labels": (
+        "let div(v,d=8)=max(d,int(v+d//2)//d*d)\nnetwork N(ws=[8,16]):\n let xs=[div(w*1.5) for w in ws if w>0]\n"
+        "  input(1,8,8)->block:conv(xs[ : 1][0]+input . channels)->(a:relu) if xs[::2] == [16] else (b:bn)\n",
+        "let div(v, d = 8) = max(d, int(v + d // 2) // d * d)\nnetwork N(ws = [8, 16]):\n"
+        "    let xs = [div(w * 1.5) for w in ws if w > 0]\n"
+        "    input(1, 8, 8) -> block: conv(xs[:1][0] + input.channels) -> (a: relu) if xs[::2] == [16] else (b: bn)\n"),
     "a backslash continuation is kept": ("network N:\n  input(1, 8, 8) \\\n -> relu\n",
                                           "network N:\n    input(1, 8, 8) \\\n    -> relu\n"),
     "tabs and a byte-order mark": ("\ufeffnetwork N:\n\tinput(1,\t8, 8)\t->\trelu\n",
@@ -260,3 +266,9 @@ def test_fmt_of_standard_input(monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("network N:\n input(1,8,8\n"))
     assert main(["fmt", "-", "--check"]) == 1
     assert "<stdin>:2:13: error[E103]: unexpected end of file\n    2 |  input(1,8,8\n" in capsys.readouterr().err
+
+
+def test_formatting_functions_comprehensions_and_slices_keeps_their_meaning():
+    written, canonical = CASES["functions, comprehensions, slices, input attributes, keyword labels"]
+    same_meaning(written)
+    assert load_text(written).to_dict() == load_text(canonical).to_dict()

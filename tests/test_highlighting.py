@@ -84,6 +84,8 @@ def expected(tok, parent, index, siblings) -> str | None:
             return "support.function.layer.arch"
         return "support.function.builtin.arch" if str(tok) in BUILTINS and rule == "name" else "variable.other.arch"
     if str(tok).lower() in keywords():
+        if NAME_SCOPES.get(str(parent.data)) == "entity.name.tag.label.arch":  # `block: ...`, a keyword as a label
+            return "entity.name.tag.label.arch"
         return gen().KEYWORD_SCOPES.get(str(tok).lower(), "keyword.other.arch")
     return {"NUMBER": "constant.numeric.arch", "STRING": "string.quoted"}.get(kind) or OPERATORS.get(kind)
 

@@ -179,7 +179,7 @@ def test_definition_and_references(resnet, editor):
     found = editor.definition(uri, *at(text, "stage(unit, 64"))
     assert (found.uri, found.range.start.line) == (uri, at(text, "block stage")[0])
     assert editor.definition(uri, *at(text, "unit, 64")).range.start.line == at(text, "let unit")[0]
-    assert editor.definition(uri, *at(text, "stride) -> relu")).range.start.line == at(text, "block basic")[0]
+    assert editor.definition(uri, *at(text, "stride, dilation) -> relu")).range.start.line == at(text, "block basic")[0]
     refs = editor.references(uri, *at(text, "conv_bn"))
     assert len(refs) == len(re.findall(r"\bconv_bn\b", text))
     assert {r.range.start.line for r in refs} == {i for i, ln in enumerate(text.splitlines()) if "conv_bn" in ln}
@@ -207,13 +207,14 @@ def test_document_symbols(resnet, editor):
     assert [(s.name, s.kind) for s in symbols] == [
         ("conv_bn", types.SymbolKind.Function), ("basic", types.SymbolKind.Function),
         ("bottleneck", types.SymbolKind.Function), ("stage", types.SymbolKind.Function),
-        ("ResNet", types.SymbolKind.Class)]
-    assert [c.name for c in symbols[-1].children] == ["depth", "classes", "unit", "blocks"]
+        ("dilated_stage", types.SymbolKind.Function), ("resnet_blocks", types.SymbolKind.Constant),
+        ("ResNet", types.SymbolKind.Class), ("resnet_backbone", types.SymbolKind.Function)]
+    assert [c.name for c in symbols[-2].children] == ["depth", "classes", "unit", "blocks"]
 
 
 def test_rename_a_block_and_a_let(resnet, editor, tmp_path):
     uri, text, ref = resnet
-    edit = editor.rename(uri, *at(text, "conv_bn(c, 3, stride)"), "cbr")
+    edit = editor.rename(uri, *at(text, "conv_bn(c, 3, stride, dilation)"), "cbr")
     renamed = apply(text, edit.changes[uri])
     assert "conv_bn" not in renamed and renamed.count("cbr") == text.count("conv_bn")
     (tmp_path / "renamed.arch").write_text(renamed)
@@ -296,9 +297,9 @@ def test_an_error_in_an_imported_file(editor, tmp_path):
     family, diagnostics = opened(editor, tmp_path / "resnet.arch")
     assert diagnostics == []
     text = editor.texts[family]
-    line, char = at(text, "relu -> conv_bn(c, 3)", offset=len("relu -> conv_bn(c, 3"))
+    line, char = at(text, "relu -> conv_bn(c, 3, 1, dilation)", offset=len("relu -> conv_bn(c, 3, 1, dilation"))
     before = editor.seen(alias)
-    editor.edit(family, line, char, char, ", 1, 1")  # an unsaved edit of the imported file: too many arguments
+    editor.edit(family, line, char, char, ", 1")  # an unsaved edit of the imported file: too many arguments
     (diag,) = editor.diagnostics(alias, before)
     assert diag.code == "E303" and diag.range.start.line == 0  # shown at the import
     assert diag.related_information[0].location.uri == family

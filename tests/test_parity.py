@@ -185,16 +185,20 @@ def assert_same_state(ref: nn.Module, model: nn.Module) -> None:
         assert torch.equal(a, b), f"{name} differs from torchvision's {ref_name} after the transfer"
 
 
-def compare(ref: nn.Module, model: nn.Module, x: torch.Tensor, classes: int) -> None:
+def compare(ref: nn.Module, model: nn.Module, x: torch.Tensor, classes: int | tuple,
+            source: nn.Module | None = None) -> None:
+    """`model` given `ref`'s weights (from `source`, the same modules listed in the spec's
+    order, if given) computes `ref`'s output: `classes` scores per sample, or that shape."""
     assert count(model) == count(ref)
     calibrate(ref, x)
-    archlang.transfer_weights(ref, model)
-    assert_same_state(ref, model)
+    source = ref if source is None else source
+    archlang.transfer_weights(source, model)
+    assert_same_state(source, model)
     ref.eval()
     model.eval()
     with torch.no_grad():
         expected, actual = ref(x), model(x)
-    assert actual.shape == expected.shape == (x.shape[0], classes)
+    assert actual.shape == expected.shape == (x.shape[0], *((classes,) if isinstance(classes, int) else classes))
     assert expected.abs().max() > 1e-3, "the reference output is ~0: the comparison would prove nothing"
     diff = (actual - expected).abs().max().item()
     assert diff <= 1e-5, f"max abs difference {diff:.3g}"

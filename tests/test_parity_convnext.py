@@ -39,7 +39,7 @@ DOWNSAMPLE = {"0": "layernorm1", "1": "conv1"}
 
 
 def stage_block(m) -> str:
-    return f"features.stage{int(m[1]) // 2 + 1}.cn_block{int(m[2]) + 1}.main"
+    return f"features.stage{int(m[1]) // 2 + 1}.cn_block{int(m[2]) + 1}.block"
 
 
 RENAME = {
@@ -114,4 +114,4 @@ def test_by_position_meets_the_layer_scale_first():
     with pytest.raises(archlang.ArchError) as info:
         archlang.transfer_weights(ref, model)
     assert info.value.message == ("weights differ at entry 5: `features.1.0.layer_scale` is 96×1×1 in the source "
-                                  "but `features.stage1.cn_block1.main.conv1.weight` is 96×1×7×7 in the destination")
+                                  "but `features.stage1.cn_block1.block.conv1.weight` is 96×1×7×7 in the destination")

@@ -4,7 +4,10 @@ runs them: `archlang check`, `summary`, `render` in each view (and the feature-m
 `export` (onnxruntime gives them too), and torch.compile(fullgraph=True).
 
 ConvNeXt runs at 64x64 here (its stem and downsampling accept any multiple of 32); its
-224x224 outputs are compared with torchvision's in test_parity_convnext.py.
+224x224 outputs are compared with torchvision's in test_parity_convnext.py. The other
+large networks run at small inputs too, U-Net at width 16 and FCN and DeepLabV3 on a
+dilated ResNet-18: the same layers through every backend, at a fraction of the time;
+their full-size outputs are compared in the test_parity_*.py files.
 """
 
 from __future__ import annotations
@@ -24,11 +27,19 @@ from archlang.backends.onnx_export import export_onnx  # noqa: E402
 from archlang.cli import main  # noqa: E402
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
-# spec -> the input the backends run at (None: the spec's own), and whether feature maps apply (a chain)
+# spec -> the input the backends run at (None: the spec's own), whether feature maps apply (a chain),
+# and settings that keep the run cheap (`--set`)
 CASES = {
     "dcgan_generator": (None, True),
     "dcgan_discriminator": (None, True),
     "convnext_tiny": ("3x64x64", False),
+    "efficientnet_b0": ("3x64x64", False),
+    "regnet_y_400mf": ("3x64x64", False),
+    "unet": ("1x188x188", False, "width=16"),  # the smallest tile the unpadded U-Net takes
+    "unet_padded": ("1x32x32", False, "width=16"),
+    "fcn_resnet50": ("3x64x64", False, "depth=18"),  # the same layers on a shorter dilated ResNet
+    "deeplabv3_resnet50": ("3x64x64", False, "depth=18"),
+    "lraspp_mobilenet_v3_large": ("3x64x64", False),
 }
 
 
@@ -61,9 +72,9 @@ def load_file(path: Path):
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_compile_export_and_torch_compile(name, capsys, tmp_path):
-    spec, (size, _) = SPECS / f"{name}.arch", CASES[name]
-    sized = ["--input", size] if size else []
-    net = archlang.load(spec, input_shape=size)
+    spec, (size, _, *sets) = SPECS / f"{name}.arch", CASES[name]
+    sized = (["--input", size] if size else []) + [arg for s in sets for arg in ("--set", s)]
+    net = archlang.load(spec, input_shape=size, overrides=dict(s.split("=") for s in sets))
     model = net.to_torch()
     model(torch.randn(4, *net.input_shape))  # batch-norm statistics off their defaults
     model.eval()

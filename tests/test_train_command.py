@@ -119,6 +119,20 @@ def test_worker_command_line_drops_nproc():
     assert worker_argv(args, argv) == ["train", "n.arch", "--set", "w=4", "--epochs", "3"]
 
 
+def test_worker_command_line_drops_max_restarts_and_torchrun_gets_it():
+    from archlang.train.distributed import relaunch_command
+    args = parse(["train", "n.arch", "--nproc", "2", "--max-restarts", "3"])
+    argv = ["train", "n.arch", "--max-restarts", "3", "--nproc", "2", "--max-restarts=3"]
+    assert worker_argv(args, argv) == ["train", "n.arch"]
+    assert "--max-restarts=3" in relaunch_command(2, ["train", "n.arch"], 3)
+
+
+def test_negative_max_restarts_is_refused(capsys):
+    args = parse(["train", "x.arch", "--nproc", "2", "--max-restarts", "-1"])
+    assert run_train(args, factory_for()) == 1
+    assert "--max-restarts must be at least 0" in capsys.readouterr().err
+
+
 def test_worker_command_line_rebuilt_when_called_from_python():
     args = parse(["train", "n.arch", "--nproc", "2", "--epochs", "3", "--amp", "--lr", "0.01"],
                  overrides={"width": 8})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -124,7 +125,7 @@ def test_nonfinite_loss_stops_with_the_last_good_checkpoint(tmp_path, small_digi
 
 @pytest.mark.parametrize("output_shape, message", [
     ((1000,), "outputs 1000 classes, but npz:.* has 10 labels"),
-    ((10, 2), r"outputs shape \(10, 2\)"),
+    ((10, 2), r"outputs 10×2: a map"),
 ])
 def test_output_that_does_not_fit_the_data_is_refused(tmp_path, small_digits, output_shape, message):
     source = tiny_source()
@@ -203,12 +204,91 @@ def test_bad_settings_are_errors_not_asserts(tmp_path):
             train(FakeSource(), TrainConfig(out=str(tmp_path), **kw))
 
 
-def test_a_new_run_replaces_an_old_one(tmp_path, small_digits, capsys):
+def _files(run_dir):
+    return {p.name: p.read_bytes() for p in run_dir.iterdir()}
+
+
+def test_a_run_directory_is_replaced_only_with_force(tmp_path, small_digits, capsys):
+    run = tmp_path / "run"
     train(tiny_source(), config(tmp_path, small_digits, epochs=2))
-    train(tiny_source(), config(tmp_path, small_digits, epochs=1))
-    assert len(read_metrics(tmp_path / "run")) == 1
+    before = _files(run)
+    with pytest.raises(TrainError, match=r"already holds a run \(epoch 2, best validation accuracy") as info:
+        train(tiny_source(), config(tmp_path, small_digits, epochs=1))
+    assert "--resume continues it, --force replaces it" in info.value.hint
+    assert _files(run) == before
+    train(tiny_source(), config(tmp_path, small_digits, epochs=1, force=True))
+    assert len(read_metrics(run)) == 1
     assert "replacing the earlier run" in capsys.readouterr().err
-    assert not list((tmp_path / "run").glob(".*.tmp"))
+    assert sorted(p.name for p in run.iterdir()) == sorted(ckpt.RUN_FILES)  # no temp, staging or old files
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["epoch"] == 1
+
+
+def test_an_unfinished_run_without_a_checkpoint_is_replaced(tmp_path, small_digits, capsys):
+    """A run killed while saving its first epoch leaves best.pt but no checkpoint: nothing to resume."""
+    run = tmp_path / "run"
+    train(tiny_source(), config(tmp_path, small_digits, epochs=2))
+    (run / "checkpoint.pt").unlink()
+    train(tiny_source(), config(tmp_path, small_digits, epochs=1))
+    assert "removed the files of an unfinished run" in capsys.readouterr().err
+    assert [m["epoch"] for m in read_metrics(run)] == [1]
+
+
+@pytest.mark.parametrize("failure", ["ctrl-c", "diverges", "disk-full"])
+def test_a_forced_run_that_fails_before_its_first_epoch_keeps_the_earlier_run(
+        tmp_path, small_digits, monkeypatch, failure):
+    run = tmp_path / "run"
+    train(tiny_source(), config(tmp_path, small_digits, epochs=2))
+    before = _files(run)
+    source = tiny_source()
+    if failure == "ctrl-c":
+        def stop(*args):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(loop, "_train_pass", stop)
+        expected = (KeyboardInterrupt, "the earlier run in .* is unchanged")
+    elif failure == "diverges":
+        source.factory = lambda: BlowUp(tiny_net(), after=3)
+        expected = (TrainError, "the loss became nan at epoch 1")
+    else:
+        def full(path, payload):
+            raise ckpt._write_error(path, OSError(28, "No space left on device"))
+        monkeypatch.setattr(ckpt, "write_atomic", full)
+        expected = (TrainError, "No space left on device")
+    with pytest.raises(expected[0], match=expected[1]):
+        train(source, config(tmp_path, small_digits, epochs=1, force=True))
+    assert _files(run) == before
+
+
+@pytest.mark.parametrize("renames", range(13))
+def test_a_forced_run_killed_during_its_swap_leaves_one_whole_run(tmp_path, small_digits, monkeypatch, renames):
+    """Ctrl-C after any number of the swap's renames: the next start finds the old run or the new one."""
+    run = tmp_path / "run"
+    train(tiny_source(), config(tmp_path, small_digits, epochs=2))
+    old = _files(run)
+    real, calls = ckpt.os.replace, []
+
+    def replace(src, dst):
+        src, dst = Path(src), Path(dst)
+        if src.parent.name == ckpt.STAGING and dst.parent == run or dst.parent.name == ckpt.PREVIOUS:
+            calls.append(dst)
+            if len(calls) > renames:
+                raise KeyboardInterrupt
+        real(src, dst)
+
+    monkeypatch.setattr(ckpt.os, "replace", replace)
+    try:
+        train(tiny_source(), config(tmp_path, small_digits, epochs=1, force=True))
+        interrupted = False
+    except KeyboardInterrupt:
+        interrupted = True
+    monkeypatch.setattr(ckpt.os, "replace", real)
+    ckpt.recover_swap(run)
+    now = _files(run)
+    assert sorted(now) == sorted(ckpt.RUN_FILES)
+    epochs = [m["epoch"] for m in read_metrics(run)]
+    assert now == old if epochs == [1, 2] else epochs == [1]
+    assert interrupted == (renames < 12)
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert [r["epoch"] for r in state["history"]] == epochs
 
 
 @pytest.mark.slow

@@ -63,10 +63,40 @@ PARITY = {
     # PyTorch's DCGAN tutorial: 100-dim noise to 3x64x64, and back to one probability.
     "dcgan_generator": (3_576_704, 104_628_224),
     "dcgan_discriminator": (2_765_568, 103_817_216),
+    # torchvision's EfficientNet B0-B7 at the paper's resolutions; its model docs give 0.39,
+    # 0.69, 1.09 (at 288x288), 1.83, 4.39, 10.27, 19.07 and 37.75 GFLOPS
+    # (test_parity_efficientnet.py counts them on torchvision's model).
+    "efficientnet_b0": (5_288_548, 385_814_752),
+    "efficientnet_b1": (7_794_184, 686_802_832),
+    "efficientnet_b2": (9_109_994, 993_561_872),
+    "efficientnet_b3": (12_233_232, 1_827_141_392),
+    "efficientnet_b4": (19_341_616, 4_393_771_024),
+    "efficientnet_b5": (30_389_784, 10_266_384_752),
+    "efficientnet_b6": (43_040_704, 19_067_593_536),
+    "efficientnet_b7": (66_347_960, 37_745_884_192),
+    # torchvision's RegNets; its model docs give 0.41, 0.40 and 0.83 GFLOPS
+    # (test_parity_regnet.py counts all fifteen on torchvision's models).
+    "regnet_x_400mf": (5_495_976, 413_812_608),
+    "regnet_y_400mf": (4_344_144, 401_842_848),
+    "regnet_y_800mf": (6_432_512, 833_856_256),
+    # The U-Net paper's network, unpadded (a 572x572 tile) and padded (512x512); the MACs are
+    # torch.utils.flop_counter's on a PyTorch U-Net (test_parity_unet.py).
+    "unet": (31_030_658, 150_428_424_448),
+    "unet_padded": (31_030_658, 192_384_335_872),
+    # torchvision's segmentation models without their auxiliary heads, at 3x520x520
+    # (test_parity_segmentation.py counts them on torchvision's models).
+    "fcn_resnet50": (32_957_013, 142_725_772_800),
+    "deeplabv3_resnet50": (39_638_869, 168_731_205_888),
+    "lraspp_mobilenet_v3_large": (3_221_538, 2_086_219_688),  # torchvision's docs: 2.09 GFLOPS
 }
 
 INPUT = {"lenet5": [1, 28, 28], "nin": [1, 224, 224], "dcgan_generator": [100], "dcgan_discriminator": [3, 64, 64]}
+INPUT |= {f"efficientnet_b{b}": [3, side, side] for b, side in enumerate([224, 240, 260, 300, 380, 456, 528, 600])}
+INPUT |= {"unet": [1, 572, 572], "unet_padded": [1, 512, 512], "fcn_resnet50": [3, 520, 520],
+          "deeplabv3_resnet50": [3, 520, 520], "lraspp_mobilenet_v3_large": [3, 520, 520]}
 OUTPUT = {"lenet5": [10], "nin": [10], "dcgan_generator": [3, 64, 64], "dcgan_discriminator": [1]}
+OUTPUT |= {"unet": [2, 388, 388], "unet_padded": [2, 512, 512], "fcn_resnet50": [21, 520, 520],
+           "deeplabv3_resnet50": [21, 520, 520], "lraspp_mobilenet_v3_large": [21, 520, 520]}
 
 
 def summary_json(path: Path, capsys, *args: str) -> dict:
@@ -97,6 +127,17 @@ def test_every_family_member_has_a_thin_spec():
     for size in ("tiny", "small", "base"):
         text = (SPECS / f"convnext_{size}.arch").read_text()
         assert 'import "convnext.arch"' in text and f'(size = "{size}")' in text
+    for b in range(8):
+        text = (SPECS / f"efficientnet_b{b}.arch").read_text()
+        assert 'import "efficientnet.arch"' in text and f"network EfficientNetB{b} = EfficientNet(width = " in text
+    for name in ("regnet_x_400mf", "regnet_y_400mf", "regnet_y_800mf"):
+        text = (SPECS / f"{name}.arch").read_text()
+        assert 'import "regnet.arch"' in text and "= RegNet(depth = " in text
+    for name, family in {"fcn_resnet50": "fcn", "deeplabv3_resnet50": "deeplabv3"}.items():
+        text = (SPECS / f"{name}.arch").read_text()
+        assert f'import "{family}.arch"' in text and "(depth = 50)" in text
+    assert 'import "lraspp.arch"' in (SPECS / "lraspp_mobilenet_v3_large.arch").read_text()
+    assert "= UNet(padded = true)" in (SPECS / "unet_padded.arch").read_text()
     for name in ("Generator", "Discriminator"):
         text = (SPECS / f"dcgan_{name.lower()}.arch").read_text()
         assert 'import "dcgan.arch"' in text and f"= {name}()" in text

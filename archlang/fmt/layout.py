@@ -26,8 +26,8 @@ OPENERS = {"LPAR", "LSQB", "LBRACE"}
 CLOSERS = {"RPAR", "RSQB", "RBRACE"}
 # (token type, rule it sits in) pairs written without a space before them.
 TIGHT_BEFORE = {("LPAR", "call"), ("LPAR", "block_def"), ("LPAR", "network_def"), ("LPAR", "network_alias"),
-                ("LSQB", "index"), ("QMARK", "switch")}
-TIGHT_AFTER = {("ADD_OP", "unary")}
+                ("LSQB", "index"), ("LSQB", "slice"), ("QMARK", "switch"), ("LPAR", "func_def")}
+TIGHT_AFTER = {("ADD_OP", "unary"), ("COLON", "slice")}
 
 
 def space(a: Tok, b: Tok) -> str:

@@ -28,17 +28,17 @@ KNOWN_RULES = frozenset({
     "let_stmt", "chain", "labelled", "switch", "cond", "if_expr", "or_", "and_", "not_", "compare",
     "arith", "repeat", "unary", "power", "call", "index", "number", "string", "true", "false", "name",
     "in_shape", "bracket", "dict", "paren", "items", "labelled_first", "pairs", "pair", "args", "kwarg",
-    "branch_label", "arg_chain",
+    "branch_label", "arg_chain", "func_def", "label", "slice", "attribute", "list_comp",
 })
 KNOWN_TOKENS = frozenset({
     "NAME", "NUMBER", "STRING", "_ARROW", "POW", "COMP_OP", "ADD_OP", "MUL_OP", "LPAR", "RPAR", "LSQB",
     "RSQB", "LBRACE", "RBRACE", "COMMA", "COLON", "EQUAL", "QMARK", "DOT", "IMPORT", "BLOCK", "NETWORK",
-    "LET", "IF", "ELSE", "OR", "AND", "NOT", "AS", "IN", "TRUE", "FALSE",
+    "LET", "IF", "ELSE", "OR", "AND", "NOT", "AS", "IN", "TRUE", "FALSE", "FOR",
 })
 # Where a line that starts a definition or a statement of a body is indented from.
 ITEM_PARENTS = {"start": "item", "body": "stmt"}
 # Statements whose last child is a value that a continuation line lines up with.
-VALUE_PARENTS = {"let_stmt"}
+VALUE_PARENTS = {"let_stmt", "func_def"}
 
 
 @dataclass(eq=False)

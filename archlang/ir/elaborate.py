@@ -317,7 +317,8 @@ class Elaborator(Evaluator):
         try:
             for let in defn.lets:
                 self.define(let, local, cursor)
-            inner = self._open(scope, "block", defn.name, node, label, call=_call_text(defn, local))
+            inner = self._open(scope, "block", defn.name, node, label, call=_call_text(defn, local),
+                               args=_call_args(defn, local))
             return self.elab(defn.body, local, cursor, inner, None)
         except RecursionError:
             raise Overflow(node.span, list(self.stack)) from None
@@ -371,10 +372,15 @@ def _freeze(value):
     return (type(value), value) if isinstance(value, (bool, int, float)) else value
 
 
-def _call_text(defn, env: Env) -> str:
+def _call_args(defn, env: Env) -> tuple:
+    """((parameter name, value as text), ...) of a block call, for diagrams that name them."""
     shown = []
     for p in defn.params:
         value = env.vars.get(p.name)
-        shown.append(show(value) if not isinstance(value, (BlockRef, LayerRef, FuncRef)) else
-                     (value.name if isinstance(value, LayerRef) else value.defn.name))
-    return f"{defn.name}({', '.join(shown)})"
+        shown.append((p.name, show(value) if not isinstance(value, (BlockRef, LayerRef, FuncRef)) else
+                      (value.name if isinstance(value, LayerRef) else value.defn.name)))
+    return tuple(shown)
+
+
+def _call_text(defn, env: Env) -> str:
+    return f"{defn.name}({', '.join(v for _, v in _call_args(defn, env))})"

@@ -46,6 +46,16 @@ class Scope:
             else:
                 yield child
 
+    def named_chain(self, root: "Scope") -> tuple:
+        """The named scopes from this one up to `root` (excluded), as (kind, stem, label): where a
+        layer sits inside `root`, without the names that numbering gives."""
+        out, scope = [], self
+        while scope is not None and scope is not root:
+            if not scope.transparent:
+                out.append((scope.kind, scope.stem, scope.label))
+            scope = scope.parent
+        return tuple(out)
+
     def __repr__(self) -> str:
         return f"Scope({self.kind}, {self.path or self.stem!r})"
 

@@ -1,4 +1,4 @@
-"""Training subsystem: ``archlang train`` and ``archlang eval``.
+"""Training subsystem: ``archlang train``, ``archlang eval`` and ``archlang predict``.
 
 Training needs only a *model source* (see :class:`ModelSource`): the
 network's name, input and output shapes, a ``build()`` that returns a fresh

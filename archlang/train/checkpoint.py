@@ -193,3 +193,89 @@ def append_metrics(path: Path, record: dict) -> None:
 
 def rewrite_metrics(path: Path, history: list[dict]) -> None:
     write_atomic(path, "".join(json.dumps(r) + "\n" for r in history).encode())
+
+
+# ---------------------------------------------------------------- replacing a run (--force)
+
+RUN_FILES = (CHECKPOINT, BEST, METRICS, "curves.png", "config.json", "spec.arch")
+STAGING = ".new-run"      # a replacing run's files until its first checkpoint is complete
+PREVIOUS = ".previous-run"  # the replaced run's files during the swap, then deleted
+MOVED = ".all-moved"  # in PREVIOUS once every file of the replaced run is there
+
+
+def holds_run(run_dir: Path) -> bool:
+    """True when RUN_DIR holds a run that finished an epoch (it has a checkpoint to resume).
+
+    A best.pt without checkpoint.pt is what a run killed while saving its first epoch leaves:
+    nothing to resume, and a new run replaces it without --force.
+    """
+    return (run_dir / CHECKPOINT).exists()
+
+
+def remove_unfinished(run_dir: Path) -> bool:
+    """Delete what a run that never wrote its checkpoint left (best.pt, metrics, curves); True if any."""
+    found = False
+    for name in (BEST, METRICS, "curves.png"):
+        if (run_dir / name).exists():
+            (run_dir / name).unlink()
+            found = True
+    return found
+
+
+def describe_run(run_dir: Path) -> str:
+    """'epoch 3, best 97.1 %' for the run in RUN_DIR, as far as its checkpoint says."""
+    try:
+        state = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
+        return f"epoch {int(state['epoch'])}, best validation accuracy {100 * float(state['best_val_acc']):.2f}%"
+    except Exception:  # damaged or absent: the refusal stands, only its detail is lost
+        return "an earlier run"
+
+
+def recover_swap(run_dir: Path) -> None:
+    """Finish or undo a swap that a kill interrupted, and drop a replacing run that never finished an epoch.
+
+    The swap moves the old run's files into PREVIOUS, then the new ones out of STAGING, then deletes
+    PREVIOUS. If STAGING still holds a checkpoint, the new files were not all moved: the old run comes
+    back. Otherwise the move was complete and PREVIOUS only needs deleting.
+    """
+    staging, previous = run_dir / STAGING, run_dir / PREVIOUS
+    if previous.is_dir():
+        if (staging / CHECKPOINT).exists():
+            if (previous / MOVED).exists():  # every old file is in PREVIOUS: the rest are new ones
+                for name in RUN_FILES:
+                    if not (previous / name).exists():
+                        (run_dir / name).unlink(missing_ok=True)
+            for path in previous.iterdir():
+                if path.name in RUN_FILES:
+                    os.replace(path, run_dir / path.name)
+        else:
+            for path in staging.iterdir() if staging.is_dir() else ():
+                os.replace(path, run_dir / path.name)
+        shutil.rmtree(previous, ignore_errors=True)
+    if staging.is_dir():
+        shutil.rmtree(staging, ignore_errors=True)
+    _fsync_dir(run_dir)
+
+
+def swap_in(staging: Path, run_dir: Path) -> None:
+    """Make the replacing run's files (complete, in STAGING) the run of RUN_DIR.
+
+    Every step is a rename in one directory tree; a kill at any point leaves one whole run,
+    which `recover_swap` puts in place at the next start.
+    """
+    previous = run_dir / PREVIOUS
+    try:
+        previous.mkdir(exist_ok=True)
+        for name in RUN_FILES:
+            if (run_dir / name).exists():
+                os.replace(run_dir / name, previous / name)
+        (previous / MOVED).touch()
+        _fsync_dir(previous)
+        _fsync_dir(run_dir)
+        for path in sorted(staging.iterdir(), key=lambda p: p.name == CHECKPOINT):  # the checkpoint last
+            os.replace(path, run_dir / path.name)
+        _fsync_dir(run_dir)
+        staging.rmdir()
+        shutil.rmtree(previous)
+    except OSError as exc:
+        raise _write_error(run_dir, exc) from exc

@@ -9,12 +9,14 @@ source.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from typing import Callable
 
 from . import distributed
 from .config import (DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_OPTIMIZER, DEVICES,
-                     OPTIMIZERS, SCHEDULERS, ModelSource, TrainConfig, TrainError)
+                     INIT_SCHEMES, OPTIMIZERS, SCHEDULERS, ModelSource, TrainConfig, TrainError)
 from .evaluation import EVAL_BATCH, evaluate, format_report
 from .loop import train
 
@@ -31,7 +33,14 @@ seed (the same for every --seed, so runs and `archlang eval` share one
 validation set).
 
 RUN_DIR receives metrics.jsonl, checkpoint.pt, best.pt, curves.png,
-config.json and spec.arch."""
+config.json and spec.arch. A RUN_DIR that already holds a run is refused
+unless --resume continues it or --force replaces it; a replacing run takes
+the earlier one's place only once its own first epoch is saved.
+
+--init WEIGHTS pairs entries by name, then the rest by position (both sides
+in state_dict order, aligned on their shapes); entries that fit nothing (a
+head for another number of classes) keep their fresh initialisation.
+`archlang predict RUN_DIR IMAGE...` classifies images with the result."""
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
@@ -45,7 +54,25 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
                         help="where the run's files go (default: runs/<network name>)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in RUN_DIR from its checkpoint.pt")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the run already in RUN_DIR (without it, train refuses); the earlier "
+                             "run stays until the new one has saved its first epoch")
+    _init_options(parser)
     return parser
+
+
+def _init_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--init", metavar="WEIGHTS",
+                        help="start from these weights: a run directory or its checkpoint, a state_dict "
+                             "file or a torchvision .pth (matched by name, then by position; entries "
+                             "that do not fit, such as another number of classes, keep a fresh init)")
+    parser.add_argument("--freeze", metavar="PATH", nargs="+", default=[],
+                        help="scopes that do not train (state_dict prefixes, * and ? as in file names)")
+    parser.add_argument("--unfreeze", metavar="PATH", nargs="+", default=[],
+                        help="scopes taken back out of --freeze: --freeze '*' --unfreeze fc trains fc only")
+    parser.add_argument("--init-scheme", choices=INIT_SCHEMES, default="auto",
+                        help="fresh weights: auto follows the network's family by name (ResNet*, VGG*, "
+                             "DenseNet* as torchvision initialises them; others PyTorch's defaults)")
 
 
 def _data_options(parser: argparse.ArgumentParser) -> None:
@@ -94,19 +121,68 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
                         help="train in P processes with DistributedDataParallel (gloo on CPU, "
                              "nccl on CUDA), relaunched through torch.distributed.run; "
                              "--batch-size stays the global batch; ignored under torchrun")
+    parser.add_argument("--max-restarts", metavar="N", type=int, default=0,
+                        help="with --nproc: restart the processes up to N times when one "
+                             "dies; the restarted run resumes from RUN_DIR's last checkpoint "
+                             "(default: 0)")
 
 
 def add_eval_parser(subparsers) -> argparse.ArgumentParser:
     text = "evaluate a training checkpoint on the validation split"
-    parser = subparsers.add_parser("eval", help=text, description=text)
-    parser.add_argument("--checkpoint", metavar="CKPT", required=True,
-                        help="best.pt or checkpoint.pt, or a run directory (uses its best.pt)")
-    parser.add_argument("--data", metavar="SOURCE", default="digits",
-                        help="the data the model was trained on (default: digits)")
+    parser = subparsers.add_parser(
+        "eval", help=text, description=text,
+        epilog="`archlang eval RUN_DIR` takes the run's spec.arch, best.pt, data source and input shape; "
+               "with FILE --checkpoint RUN_DIR|CKPT, the data source, --set values and input shape "
+               "come from the run's config.json unless given again.")
+    parser.add_argument("--checkpoint", metavar="CKPT",
+                        help="best.pt or checkpoint.pt, or a run directory (uses its best.pt); "
+                             "default: FILE when it is a run directory")
+    parser.add_argument("--data", metavar="SOURCE",
+                        help="the data the model was trained on (default: the run's, else digits)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="(default: auto)")
     parser.add_argument("--batch-size", metavar="B", type=int, default=EVAL_BATCH,
                         help=f"(default: {EVAL_BATCH})")
     return parser
+
+
+def eval_from_run(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill what ``archlang eval`` was not given from the run: spec, checkpoint, data, --set, input shape.
+
+    FILE may be the run directory itself (its spec.arch already builds the trained network,
+    values included); otherwise the run is the one --checkpoint names.
+    """
+    args = argparse.Namespace(**vars(args))
+    given = Path(args.file)
+    run_dir = None
+    if given.is_dir():
+        run_dir = given
+        if not (given / "spec.arch").is_file():
+            raise TrainError(f"{given} is a directory without spec.arch, not a run directory",
+                             "pass a spec file and --checkpoint, or a directory written by `archlang train`")
+        args.file = str(given / "spec.arch")
+        args.checkpoint = args.checkpoint or str(given)
+    elif args.checkpoint:
+        where = Path(args.checkpoint)
+        run_dir = where if where.is_dir() else where.parent
+    if not args.checkpoint:
+        raise TrainError("eval needs --checkpoint CKPT (or a run directory in place of FILE)",
+                         "e.g. archlang eval runs/LeNet5, or archlang eval spec.arch --checkpoint runs/LeNet5")
+    record = _run_config(run_dir) if run_dir is not None else {}
+    if args.data is None:
+        args.data = (record.get("settings") or {}).get("data") or "digits"
+    if not getattr(args, "input_shape", None) and record.get("input_shape"):
+        args.input_shape = "x".join(str(d) for d in record["input_shape"])
+    if not getattr(args, "overrides", None) and record.get("overrides") and not given.is_dir():
+        args.overrides = [f"{k}={v}" for k, v in record["overrides"].items()]
+    return args
+
+
+def _run_config(run_dir: Path) -> dict:
+    try:
+        record = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -115,7 +191,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         optimizer=args.optimizer, momentum=args.momentum, weight_decay=args.weight_decay,
         l1=args.l1, scheduler=args.scheduler, augment=args.augment, seed=args.seed,
         device=args.device, amp=args.amp, channels_last=args.channels_last,
-        compile=args.compile, workers=args.workers, out=args.out, resume=args.resume)
+        compile=args.compile, workers=args.workers, out=args.out, resume=args.resume, force=args.force,
+        init=args.init, freeze=tuple(args.freeze), unfreeze=tuple(args.unfreeze), init_scheme=args.init_scheme)
 
 
 def run_train(args: argparse.Namespace, model_source_factory: Factory) -> int:
@@ -135,6 +212,8 @@ def run_train(args: argparse.Namespace, model_source_factory: Factory) -> int:
 def run_eval(args: argparse.Namespace, model_source_factory: Factory) -> int:
     """``archlang eval``; prints loss, accuracy and the confusion matrix."""
     def work() -> int:
+        filled = eval_from_run(args)
+        vars(args).update(vars(filled))  # the factory reads --set and --input from args
         source = model_source_factory(args.file, _overrides(args))
         result = evaluate(source, args.checkpoint, args.data, device=args.device,
                           batch_size=args.batch_size)
@@ -143,6 +222,13 @@ def run_eval(args: argparse.Namespace, model_source_factory: Factory) -> int:
         return 0
 
     return _guarded(work, distributed.DistInfo())
+
+
+def run_predict_command(args: argparse.Namespace) -> int:
+    """``archlang predict``: a table or JSON lines; 1 if an image could not be read."""
+    from .predict import run_predict
+
+    return _guarded(lambda: run_predict(args), distributed.DistInfo())
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -157,16 +243,17 @@ def _guarded(work: Callable[[], int], info: distributed.DistInfo) -> int:
     """Run ``work``; a user-facing error (anything with ``.format()``) becomes exit 1."""
     try:
         return work()
-    except KeyboardInterrupt:
-        if info.is_main:
-            print("\ninterrupted; RUN_DIR keeps the last finished epoch's checkpoint",
-                  file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if info.is_main:  # one line; train() says what RUN_DIR holds now
+            print("\n" + getattr(exc, "message", "interrupted"), file=sys.stderr)
         return 130
     except Exception as exc:
         if not callable(getattr(exc, "format", None)):
             raise
-        if info.is_main:
+        if info.is_main or getattr(exc, "every_rank", False):
             print(exc.format(), file=sys.stderr)
+        if isinstance(exc, distributed.PeerLost):
+            return 1  # a real failure: torchrun restarts the group when --max-restarts allows
         return distributed.report_exit(1, info)
 
 
@@ -178,7 +265,9 @@ def _relaunch(args: argparse.Namespace) -> int:
         raise TrainError(
             f"--batch-size {args.batch_size} does not divide among {args.nproc} processes",
             "--batch-size is global: each process takes B/P images a step")
-    return distributed.relaunch(args.nproc, worker_argv(args))
+    if args.max_restarts < 0:
+        raise TrainError(f"--max-restarts must be at least 0, got {args.max_restarts}")
+    return distributed.relaunch(args.nproc, worker_argv(args), args.max_restarts)
 
 
 def worker_argv(args: argparse.Namespace, argv: list[str] | None = None) -> list[str]:
@@ -197,7 +286,10 @@ def worker_argv(args: argparse.Namespace, argv: list[str] | None = None) -> list
         if value is None or value == default:
             continue
         flag = "--" + name.replace("_", "-")
-        line += [flag] if value is True else [flag, str(value)]
+        if isinstance(value, (list, tuple)):
+            line += [flag, *map(str, value)] if value else []
+        else:
+            line += [flag] if value is True else [flag, str(value)]
     for name, value in _overrides(args).items():
         line += ["--set", f"{name}={value}"]
     return line

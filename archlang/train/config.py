@@ -10,6 +10,7 @@ import torch
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda")
+INIT_SCHEMES = ("auto", "pytorch", "resnet", "vgg", "densenet")
 
 # Defaults measured on a 2-core CPU: LeNet-5 (sigmoid) on digits resized to
 # 28x28 reaches 98-99 % validation accuracy within 10 epochs with these and
@@ -45,7 +46,12 @@ class TrainError(Exception):
 
 @runtime_checkable
 class ModelSource(Protocol):
-    """What training needs from a compiled spec (the core provides it)."""
+    """What training needs from a compiled spec (the core provides it).
+
+    Optional, read with getattr: ``parameters`` (the network's parameters and their values,
+    for the hint `--set classes=N`) and ``final_layer`` (the type of the last computing layer,
+    to warn about a softmax under the cross-entropy loss).
+    """
 
     name: str
     input_shape: tuple[int, ...]
@@ -80,6 +86,11 @@ class TrainConfig:
     workers: int = 0
     out: str | None = None
     resume: bool = False
+    force: bool = False  # replace the run in RUN_DIR (kept until the new run's first checkpoint)
+    init: str | None = None  # start from these weights (a run's checkpoint, a state_dict, a .pth)
+    freeze: tuple = ()  # scopes whose parameters do not train (patterns; see init.py)
+    unfreeze: tuple = ()  # scopes taken back out of `freeze`
+    init_scheme: str = "auto"  # how fresh weights are drawn (see init.py)
 
     def resolved(self) -> TrainConfig:
         """A checked copy with the optimizer-dependent defaults filled in."""
@@ -89,8 +100,13 @@ class TrainConfig:
             raise TrainError(
                 f"--momentum applies to --optimizer sgd only (this run uses {self.optimizer})",
                 "drop --momentum, or add --optimizer sgd")
+        if self.resume and (self.force or self.init):
+            raise TrainError(f"--resume continues a run; it does not combine with --{'force' if self.force else 'init'}",
+                             "drop --resume to start a new run")
+        if self.init_scheme not in INIT_SCHEMES:
+            raise TrainError(f"--init-scheme {self.init_scheme!r} is not one of: {', '.join(INIT_SCHEMES)}")
         return dataclasses.replace(
-            self,
+            self, freeze=tuple(self.freeze or ()), unfreeze=tuple(self.unfreeze or ()),
             lr=DEFAULT_LR[self.optimizer] if self.lr is None else self.lr,
             weight_decay=(DEFAULT_WEIGHT_DECAY[self.optimizer]
                           if self.weight_decay is None else self.weight_decay),
@@ -119,4 +135,4 @@ class TrainConfig:
                 raise TrainError(f"--{name} must not be negative, got {value}")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}

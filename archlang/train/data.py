@@ -188,13 +188,15 @@ def _class_names(raw: RawData) -> list[str]:
 def _describe(raw: RawData, target, classes, split, norm: Normalization, sizes) -> dict:
     images = len(raw.train_y) + (len(raw.val_y) if raw.val_y is not None else 0)
     native = tuple(raw.train_x.shape[1:])
-    steps = []
+    steps = list(raw.read_as)  # a folder's images are resized as they are read
     if native[0] != target[0]:
         steps.append("grey→RGB" if target[0] == 3 else "RGB→grey")
     if native[1:] != target[1:]:
         steps.append("resized")
     shape = "×".join(map(str, native))
-    if steps:
+    if steps and native == target:  # converted while read (a folder's images)
+        shape += f" ({', '.join(steps)})"
+    elif steps:
         shape += f" → {'×'.join(map(str, target))} ({', '.join(steps)})"
     text = (f"data: {raw.source}, {images} images {shape}, {len(classes)} classes, "
             f"train {sizes[0]} / val {sizes[1]} ({split}), "

@@ -31,18 +31,79 @@ def to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device, channels_l
     return x, y.to(device, non_blocking=True)
 
 
+def check_task(source: ModelSource) -> None:
+    """Refuse a network the trainer cannot train: it trains image classifiers under cross-entropy.
+
+    Its input must be an image (C×H×W) and its output one score per class: a segmentation
+    network's K×H×W map, a generator's image or a single value would train into something
+    meaningless.
+    """
+    shape, given = tuple(source.output_shape), tuple(source.input_shape)
+    if len(shape) == 3 and shape[1:] == (1, 1):
+        raise source.output_error(
+            f"network '{source.name}' outputs {_dims(shape)}: class scores still shaped as a 1×1 map",
+            "end the network with a flatten")
+    if len(shape) >= 2:
+        what = ("an image or a per-pixel map (a generator's or a segmentation network's output)"
+                if len(shape) == 3 else "a map, not a vector")
+        raise source.output_error(
+            f"network '{source.name}' outputs {_dims(shape)}: {what}; `archlang train` trains image "
+            "classifiers, whose output is one score per class",
+            "segmentation and GAN training are not part of the trainer: train such a network with your own "
+            "PyTorch loop on the module `archlang.compile` builds, or end the network with a pooling, a "
+            "flatten and a dense layer of one unit per class")
+    if len(given) != 3:
+        raise source.output_error(
+            f"network '{source.name}' takes input {_dims(given)}, not an image (C×H×W); "
+            "`archlang train` trains image classifiers",
+            "a network that starts from a vector (a GAN generator's noise, say) needs its own training loop")
+    if shape == (1,):
+        raise source.output_error(
+            f"network '{source.name}' outputs a single value; training under cross-entropy needs one score "
+            "per class (2 or more), and one score would always be right",
+            "output one unit per class (2 for a yes/no task); a single sigmoid output, as a GAN "
+            "discriminator has, needs a binary loss the trainer does not offer")
+
+
 def check_fit(source: ModelSource, num_classes: int, data_name: str) -> None:
     """Refuse a network whose output cannot score the data's classes."""
+    check_task(source)
     shape = tuple(source.output_shape)
-    if len(shape) != 1:
-        raise source.output_error(
-            f"network '{source.name}' outputs shape {shape}, but classifying {data_name} "
-            f"needs a 1-D output of {num_classes} class scores",
-            f"end the network with a flatten and a dense layer of {num_classes} units")
     if shape[0] != num_classes:
+        knob = _classes_parameter(source, shape[0])
+        hint = (f"add --set {knob}={num_classes}" if knob
+                else f"make the last layer output {num_classes} units")
         raise source.output_error(
             f"network '{source.name}' outputs {shape[0]} classes, but {data_name} has "
-            f"{num_classes} labels", f"make the last layer output {num_classes} units")
+            f"{num_classes} labels", hint)
+
+
+def _classes_parameter(source: ModelSource, outputs: int) -> str | None:
+    """The network parameter that sets the number of classes, if one does (``classes=10``)."""
+    settings = getattr(source, "parameters", None) or {}
+    found = [name for name, value in settings.items()
+             if isinstance(value, int) and not isinstance(value, bool) and value == outputs]
+    likely = [name for name in found if "class" in name.lower()]
+    if len(likely) == 1:
+        return likely[0]
+    return found[0] if len(found) == 1 else None
+
+
+def loss_warnings(source: ModelSource) -> list[str]:
+    """Notes on a network whose last layer fights the cross-entropy loss."""
+    last = getattr(source, "final_layer", None)
+    if last == "softmax":
+        return [f"network '{source.name}' ends in softmax, but the cross-entropy loss applies its own "
+                "(log-)softmax to the outputs: the two together squash the scores, and training is slow "
+                "or stalls; remove the final softmax (`archlang predict` reports probabilities anyway)"]
+    if last == "log_softmax":
+        return [f"network '{source.name}' ends in log_softmax, which the cross-entropy loss already applies: "
+                "it changes nothing here but can be removed (`archlang predict` reports probabilities anyway)"]
+    return []
+
+
+def _dims(shape: tuple) -> str:
+    return "×".join(map(str, shape)) if shape else "a scalar"
 
 
 def check_built_output(source: ModelSource, model: torch.nn.Module, device: torch.device,

@@ -58,6 +58,14 @@ class Bar:
         self._draw(f"{self.label} [{bar}] {step}/{self.total} loss {loss:.4f} "
                    f"acc {100 * acc:.1f}% {images_per_s:,.0f} img/s")
 
+    def count(self, step: int, unit: str) -> None:
+        """Draw ``[####----] step/total unit`` (a bar that is not an epoch)."""
+        if not self.interactive or (time.monotonic() - self.last_draw < REDRAW_SECONDS and step < self.total):
+            return
+        self.last_draw = time.monotonic()
+        filled = BAR_WIDTH * step // self.total
+        self._draw(f"{self.label} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {step}/{self.total} {unit}")
+
     def close(self, summary: str) -> None:
         """Replace the bar with the epoch's summary line."""
         if self.stream is None:
@@ -68,6 +76,13 @@ class Bar:
         else:
             self.stream.write(summary + "\n")
         self.stream.flush()
+
+    def clear(self) -> None:
+        """Erase the bar's line (nothing stays of a bar that only showed progress)."""
+        if self.interactive and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
 
     def abandon(self) -> None:
         """End the bar's line so an error message starts on a fresh one."""

@@ -10,7 +10,7 @@ import gzip
 import importlib.util
 import pickle
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ class RawData:
     val_x: torch.Tensor | None
     val_y: torch.Tensor | None
     class_names: list[str]
+    read_as: list[str] = field(default_factory=list)  # conversions done while reading (folder: resizing)
 
 
 def read_source(source: str, input_shape: tuple[int, ...]) -> RawData:
@@ -206,24 +207,43 @@ def _read_folder(source: str, root: Path, input_shape: tuple[int, ...]) -> RawDa
     # input here (PIL, bilinear) and stored at that size.
     channels, height, width = _chw(input_shape)
     mode = "RGB" if channels == 3 else "L"
-    images, labels = [], []
+    images, labels, native = [], [], {}
     for label, folder in enumerate(classes):
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise TrainError(f"{source}: class folder {folder.name!r} has no images",
                              f"image files end in {', '.join(sorted(IMAGE_SUFFIXES))}")
-        images += [_load_image(source, file, mode, (width, height)) for file in files]
+        images += [_load_image(source, file, mode, (width, height), native) for file in files]
         labels += [label] * len(files)
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     y = torch.tensor(labels, dtype=torch.int64)
-    return RawData(source, x, y, None, None, [p.name for p in classes])
+    return RawData(source, x, y, None, None, [p.name for p in classes], _read_as(native, mode, (width, height)))
 
 
-def _load_image(source: str, file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
+def _read_as(native: dict, mode: str, size: tuple[int, int]) -> list[str]:
+    """What reading did to a folder's images: "RGB→grey", "resized from 640×480, 500×375 ..."."""
+    steps = []
+    modes = sorted({m for m, _ in native} - {mode})
+    if modes:
+        steps.append(f"{'/'.join('grey' if m == 'L' else m for m in modes)}→{'grey' if mode == 'L' else mode}")
+    by_size: dict = {}
+    for (_, s), n in native.items():
+        if s != size:
+            by_size[s] = by_size.get(s, 0) + n
+    if by_size:
+        common = sorted(by_size, key=lambda s: -by_size[s])
+        steps.append("resized from " + ", ".join(f"{w}×{h}" for w, h in common[:3]) + (" ..." if len(common) > 3 else ""))
+    return steps
+
+
+def _load_image(source: str, file: Path, mode: str, size: tuple[int, int], native: dict | None = None) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(file) as img:
+            if native is not None:
+                key = ("L" if img.mode in ("L", "1", "LA", "I", "I;16", "F") else "RGB", img.size)
+                native[key] = native.get(key, 0) + 1
             pixels = img.convert(mode).resize(size, Image.BILINEAR)
     except (OSError, UnidentifiedImageError) as exc:
         raise TrainError(f"{source}: cannot read image {file}: {exc}") from exc

@@ -27,21 +27,42 @@ SAME_MAP = ("act", "norm", "reg", "shape")  # families drawn as part of the map 
 class FeatureMap:
     layers: list = field(default_factory=list)  # the layer making the map, then those that keep its shape
     shape: tuple = ()
+    count: int = 1  # maps of one shape made by the same op in a row (VGG's 3×3 convs), drawn once
 
     @property
     def maker(self):
         return self.layers[0]
 
+    def caption(self) -> str:
+        """What made the map, by a name a reader finds: `conv1`, or `layer2.basic1` inside a block;
+        a fold names its first and last maker (`conv3 … conv4`)."""
+        first = _name(self.maker)
+        if self.count == 1:
+            return first
+        return f"{first} … {_name(self.layers[(self.count - 1) * self.per_map])}"
+
     def op_text(self) -> str:
-        """`conv 5×5`, `maxpool 3×3 /2`, `fc`: the maker, then what follows it (`+ relu`)."""
+        """`conv 5×5`, `maxpool 3×3 /2`, `fc`: the maker, then what follows it (`+ relu`), then `×N`."""
+        return self.base_op() + (f" ×{self.count}" if self.count > 1 else "")
+
+    def base_op(self) -> str:
         node = self.maker
         window = node.layer.window(node.in_shapes) if node.inputs else None
         text = node.layer.name
         if window:
             kh, kw, sh, sw = window
             text += f" {kh}×{kw}" + (_step(sh) if sh == sw else f" /{sh}×{sw}")
-        rest = [n.layer.name for n in self.layers[1:] if n.layer.family != "shape"]
+        rest = [n.layer.name for n in self.layers[1:self.per_map] if n.layer.family != "shape"]
         return text + "".join(f" + {r}" for r in rest)
+
+    @property
+    def per_map(self) -> int:
+        return len(self.layers) // self.count
+
+
+def _name(node) -> str:
+    parts = node.path.split(".") if node.path else [node.name]
+    return ".".join(parts[:2]) if len(parts) > 2 else node.name
 
 
 def _step(step) -> str:
@@ -75,7 +96,36 @@ def feature_maps(chain) -> list[FeatureMap]:
             maps.append(FeatureMap([node], tuple(node.shape)))
         else:
             maps[-1].layers.append(node)
-    return maps
+    return _fold(maps)
+
+
+def _fold(maps: list[FeatureMap]) -> list[FeatureMap]:
+    """Consecutive maps of one shape made by the same op (a VGG stage's convolutions): one box, ×N."""
+    out: list[FeatureMap] = []
+    for m in maps:
+        prev = out[-1] if out else None
+        if (prev and prev.maker.layer.family == "conv" and m.shape == prev.shape and m.base_op() == prev.base_op()
+                and len(m.layers) == prev.per_map):
+            prev.layers += m.layers
+            prev.count += 1
+        else:
+            out.append(m)
+    return out
+
+
+def skip_arcs(net, chain, maps: list[FeatureMap]) -> list[tuple[int, int]]:
+    """(map index, map index) for each merge on the main path: from the map its other input forks
+    off (an identity, or a projection's input) to the map the merge ends in; drawn as arcs."""
+    where = {n.id: k for k, m in enumerate(maps) for n in m.layers}
+    on_chain, mains = {n.id for n in chain}, main_inputs(net)
+    arcs = []
+    for node in chain:
+        for i in node.inputs[1:] if node.id not in mains else [i for i in node.inputs if i != mains[node.id]]:
+            while i not in on_chain and net.nodes[i].inputs:
+                i = net.nodes[i].inputs[0]
+            if i in where and where[i] != where[node.id]:
+                arcs.append((where[i], where[node.id]))
+    return sorted(set(arcs))
 
 
 class FeatureMaps(Picture):
@@ -86,6 +136,7 @@ class FeatureMaps(Picture):
         self.theme = THEMES[options.theme]
         chain, merged = main_path(net)
         self.maps = feature_maps(chain)
+        self.skips = skip_arcs(net, chain, self.maps)
         self.notes: list[str] = []
         if merged:
             note = (f"{net.name} branches: this picture draws its main path only (the branch with the most "
@@ -100,7 +151,7 @@ class FeatureMaps(Picture):
 
     def canvas(self) -> Canvas:
         if self._canvas is None:
-            self._canvas = draw(self.maps, self.theme, self.title, self.notes)
+            self._canvas = draw(self.maps, self.theme, self.title, self.notes, self.skips)
         return self._canvas
 
     def svg(self) -> str:
@@ -109,7 +160,8 @@ class FeatureMaps(Picture):
     def to_dict(self) -> dict:
         return {"network": self.net.name, "options": self.options.to_dict(), "notes": self.notes,
                 "maps": [{"layers": [n.path for n in m.layers], "shape": list(m.shape), "op": m.op_text(),
-                          "family": m.maker.layer.family} for m in self.maps]}
+                          "family": m.maker.layer.family, "caption": m.caption(), "count": m.count}
+                         for m in self.maps], "skips": [list(a) for a in self.skips]}
 
     def data(self, fmt: str) -> bytes:
         if fmt == "svg":

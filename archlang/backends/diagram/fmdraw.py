@@ -62,32 +62,65 @@ class _Box:
         return (self.x + self.t + u * self.dx, self.y + v * self.h + u * self.dy)
 
 
-def draw(maps, theme, title: str, notes: list[str]) -> Canvas:
+PAGE = 1500.0  # px: a row of maps longer than this wraps onto the next row
+ARC_BAND = 32.0  # px above the boxes where skip connections arc from map to map
+
+
+def draw(maps, theme, title: str, notes: list[str], skips=()) -> Canvas:
     tops = {"c": max([m.shape[0] for m in maps if len(m.shape) == 3] or [1]),
             "hw": max([max(m.shape[1:]) for m in maps if len(m.shape) == 3] or [1]),
             "n": max([math.prod(m.shape) for m in maps if len(m.shape) != 3] or [1])}
     boxes = [_Box(m, tops) for m in maps]
     above = max(b.h / 2 - b.dy for b in boxes)
     below = max(b.h / 2 for b in boxes)
-    cy = TOP + 22 + above
-    x = 24.0
+    band = ARC_BAND if skips else 0.0  # room above the boxes for the skip arcs
+    row_height = TOP + band + 22 + above + below + 48
+    rows, x, row = [], 24.0, 0
     for k, b in enumerate(boxes):
-        b.x, b.y = x, cy - b.h / 2
-        label = max(text_width(fmt_shape(b.map.shape), LABEL), text_width(b.map.maker.name, SMALL))
+        # the box, centred in a slot as wide as its captions; the op that makes the next in the gap
+        width = max(b.span, text_width(fmt_shape(b.map.shape), LABEL), text_width(b.map.caption(), SMALL))
         op = text_width(boxes[k + 1].map.op_text(), SMALL) + 14 if k + 1 < len(boxes) else 0
-        x += max(b.span, label) + max(GAP, op)
-    canvas = Canvas(width=x + 10, height=cy + below + 52 + 16 * len(notes), background=theme.background)
+        if x + width > PAGE and k:
+            row, x = row + 1, 24.0
+        b.row = row
+        b.x, b.y = x + (width - b.span) / 2, row * row_height + TOP + band + 22 + above - b.h / 2
+        x += width + max(GAP, op)
+        rows.append(x)
+    width = min(max(rows), PAGE + 200) if rows else 100
+    canvas = Canvas(width=max(width, max(b.x + b.span for b in boxes) + 24) + 10,
+                    height=(row + 1) * row_height + 16 * len(notes), background=theme.background)
     canvas.text(24, 30, title, theme.text, 12, anchor="start", bold=True)
     for k, b in enumerate(boxes):
+        base = b.row * row_height
         if k:
-            _link(canvas, boxes[k - 1], b, theme, TOP + 12)
+            if boxes[k - 1].row == b.row:
+                _link(canvas, boxes[k - 1], b, theme, base + TOP + 12)
+            else:  # a new row: the op that made this map, at the row's start
+                canvas.text(24, base + TOP - 4, "↪ " + b.map.op_text(), theme.muted, SMALL, anchor="start")
         _cuboid(canvas, b, theme)
         centre = b.x + b.span / 2
+        cy = base + TOP + band + 22 + above
         canvas.text(centre, cy + below + 20, fmt_shape(b.map.shape), theme.text, LABEL)
-        canvas.text(centre, cy + below + 35, b.map.maker.name, theme.muted, SMALL)
+        canvas.text(centre, cy + below + 35, b.map.caption(), theme.muted, SMALL)
+    for a, b in skips:
+        if boxes[a].row == boxes[b].row:
+            _arc(canvas, boxes[a], boxes[b], boxes[a].row * row_height + TOP + 26, theme)
     for i, note in enumerate(notes):
-        canvas.text(24, cy + below + 58 + 16 * i, note, theme.muted, SMALL, anchor="start")
+        canvas.text(24, (row + 1) * row_height + 6 + 16 * i, note, theme.muted, SMALL, anchor="start")
     return canvas
+
+
+def _arc(canvas: Canvas, a: _Box, b: _Box, peak: float, theme) -> None:
+    """A skip connection: a curve from the top of map `a` over the maps between to the top of `b`."""
+    start = (a.x + a.span / 2, a.y + a.dy)
+    end = (b.x + b.span / 2, b.y + b.dy)
+    ctrl = ((start[0] + end[0]) / 2, 2 * peak - (start[1] + end[1]) / 2)
+    points = [tuple((1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t * t * p2 for p0, p1, p2 in zip(start, ctrl, end))
+              for t in (k / 20 for k in range(21))]
+    for p, q in zip(points, points[1:]):
+        canvas.line(p, q, theme.highlight, 1.2)
+    canvas.line((end[0] - 3, end[1] - 5), end, theme.highlight, 1.2)
+    canvas.line((end[0] + 3, end[1] - 5), end, theme.highlight, 1.2)
 
 
 def _cuboid(canvas: Canvas, b: _Box, theme) -> None:

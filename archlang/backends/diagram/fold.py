@@ -10,7 +10,9 @@ Folding is a view choice, never a change to the graph: consecutive items
 with equal *signatures* (the same block call, the same layers and wiring)
 form a run, which a view may draw as one "×N" box.
 When a stage's first unit differs (a projection, a stride), it is its own
-run, so the stage reads "bottleneck × (1 + 35)".
+run, so the stage reads "bottleneck ×36 (first /2)" (see `labels`). A run
+never takes part of a repeat: a repeat whose iterations differ (VGG's
+stages) is drawn iteration by iteration, so that alike stages look alike.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import functools
 import weakref
 
+from archlang.backends.diagram.labels import call_text, counted, layer_text, short_layer
 from archlang.ir.graph import LayerNode, Scope
 
 ELIDE_AT = 56  # characters of a chain summary before its middle is elided
@@ -30,11 +33,12 @@ def has_layers(scope: Scope) -> bool:
 class Item:
     """A layer, a named scope, or one iteration (with its own items) of a repeat."""
 
-    __slots__ = ("kind", "obj", "foldable", "inner", "_sig")
+    __slots__ = ("kind", "obj", "foldable", "inner", "_sig", "repeat")
 
     def __init__(self, kind: str, obj, foldable: bool, inner: list["Item"] | None = None):
         self.kind, self.obj, self.foldable, self.inner = kind, obj, foldable, inner or []
         self._sig = None
+        self.repeat = None  # the repeat scope this item is an iteration of
 
     @property
     def first(self) -> "Item":
@@ -70,12 +74,12 @@ class Item:
                 self._sig = _SIGNATURES[self.obj] = (_head(self), _layers_signature(self))
         return self._sig
 
-    def token(self) -> str:
+    def token(self, style: str = "spec") -> str:
         """A short word for the item in a chain summary."""
         if self.kind == "layer":
-            return self.obj.layer.name
+            return short_layer(self.obj.layer) if style == "paper" else self.obj.layer.name
         if self.kind == "iteration":
-            return "[" + " → ".join(i.token() for i in self.inner) + "]"
+            return "[" + " → ".join(i.token(style) for i in self.inner) + "]"
         return self.obj.stem if self.obj.kind == "block" else self.obj.name
 
 
@@ -95,7 +99,10 @@ def items(children) -> list[Item]:
         if isinstance(child, LayerNode):
             out.append(Item("layer", child, False))
         elif child.kind == "repeat":
-            out += [_iteration(it) for it in child.children if has_layers(it)]
+            for it in child.children:
+                if has_layers(it):
+                    out.append(_iteration(it))
+                    out[-1].repeat = child
         elif child.transparent:
             out += items(child.children)
         elif has_layers(child):
@@ -144,7 +151,9 @@ def _scope_chain(scope: Scope, root: Scope) -> tuple:
 
 
 def runs(seq: list[Item]) -> list[list[Item]]:
-    """Consecutive foldable items with equal signatures, grouped; others alone."""
+    """Consecutive foldable items with equal signatures, grouped; others alone.
+
+    A run that holds some but not all iterations of a repeat is split into single items."""
     out: list[list[Item]] = []
     for item in seq:
         prev = out[-1] if out else None
@@ -152,41 +161,44 @@ def runs(seq: list[Item]) -> list[list[Item]]:
             prev.append(item)
         else:
             out.append([item])
-    return out
-
-
-def chain_summary(seq: list[Item]) -> str:
-    """`conv_bn → relu → conv_bn`, `bottleneck × (1 + 35)`: what a collapsed scope holds."""
-    counts: list[tuple[str, list[int]]] = []
-    for run in runs(seq):
-        token = run[0].token()
-        if counts and counts[-1][0] == token:
-            counts[-1][1].append(len(run))
+    iterations: dict = {}
+    for item in seq:
+        if item.repeat is not None:
+            iterations[id(item.repeat)] = iterations.get(id(item.repeat), 0) + 1
+    split: list[list[Item]] = []
+    for run in out:
+        repeats = {id(i.repeat) for i in run if i.repeat is not None}
+        if len(run) > 1 and any(sum(1 for i in run if id(i.repeat) == r) < iterations[r] for r in repeats):
+            split += [[item] for item in run]
         else:
-            counts.append((token, [len(run)]))
-    words = [_counted(token, ns) for token, ns in counts]
+            split.append(run)
+    return split
+
+
+def chain_summary(seq: list[Item], style: str = "spec") -> str:
+    """`conv_bn → relu → conv_bn`, `bottleneck ×36 (first /2)`: what a collapsed scope holds."""
+    counts: list[tuple[str, list]] = []
+    for run in runs(seq):
+        token = run[0].token(style)
+        # a repeat's units join the unit before them when it is of the same kind (a stage's first unit)
+        if counts and counts[-1][0] == token and any(i.repeat is not None for i in run):
+            counts[-1][1].append(run)
+        else:
+            counts.append((token, [run]))
+    words = [counted(token, rs) for token, rs in counts]
     text = " → ".join(words)
     if len(text) > ELIDE_AT and len(words) > 3:
         text = " → ".join(words[:2] + ["…"] + words[-1:])
     return text
 
 
-def _counted(token: str, ns: list[int]) -> str:
-    """One word of a summary: runs of the same kind of unit, as "×N" or "× (1 + 35)"."""
-    if ns == [1]:
-        return token
-    if len(ns) == 1 or max(ns) == 1:
-        return f"{token} ×{sum(ns)}"
-    return f"{token} × ({' + '.join(map(str, ns))})"
-
-
-def unit_text(item: Item) -> str:
+def unit_text(item: Item, style: str = "spec") -> str:
     """What one unit of a fold is: a layer's or block call's arguments, or an iteration's chain."""
     if item.kind == "layer":
-        return item.obj.layer.describe()
+        return layer_text(item.obj.layer, style)
     if item.kind == "scope":
-        return item.obj.info.get("call") or chain_summary(items(item.obj.children))
-    words = [unit_text(run[0]) + (f" ×{len(run)}" if len(run) > 1 else "") for run in runs(item.inner)]
+        return call_text(item.obj, style) or chain_summary(items(item.obj.children), style)
+    words = [unit_text(run[0], style) + (f" ×{len(run)}" if len(run) > 1 else "") for run in runs(item.inner)]
     return "[" + " → ".join(words) + "]"
 
 

@@ -33,7 +33,16 @@ g.cluster.open-link > text { text-decoration: underline dotted; }
 PAGE_JS = r"""
 (function () {
   "use strict";
-  var data = JSON.parse(document.getElementById("archlang-data").textContent);
+  var source = document.getElementById("archlang-data");
+  if (source.getAttribute("data-encoding") !== "gzip+base64") { main(JSON.parse(source.textContent)); return; }
+  var raw = atob(source.textContent.trim()), bytes = new Uint8Array(raw.length);
+  for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  new Response(stream).text().then(function (text) { main(JSON.parse(text)); });
+})();
+
+function main(data) {
+  "use strict";
   var stage = document.getElementById("stage"), canvas = document.getElementById("canvas");
   var note = document.getElementById("note"), out = document.getElementById("archlang-state");
   var search = document.getElementById("search");
@@ -47,7 +56,7 @@ PAGE_JS = r"""
     if (!svg) return [1, 1];
     return [svg.width.baseVal.value || 1, svg.height.baseVal.value || 1];
   }
-  function fit(whole) {  // fit the width (or the whole picture); never enlarge past 100%
+  function fit(whole) {  // fit the whole picture (or its width) to the window; never enlarge past 100%
     var size = natural(), w = stage.clientWidth - 20, h = stage.clientHeight - 20;
     view.k = Math.min(1, w / size[0], whole ? h / size[1] : Infinity);
     view.x = Math.max(10, (stage.clientWidth - size[0] * view.k) / 2);
@@ -65,7 +74,7 @@ PAGE_JS = r"""
       var el = document.getElementById(id);
       if (el) el.classList.add(links[id] >= 0 ? "open-link" : "no-link");
     });
-    fit(false);
+    fit(true);
     report();
   }
   function report() {
@@ -73,8 +82,11 @@ PAGE_JS = r"""
       return Array.prototype.map.call(canvas.querySelectorAll(sel), function (g) { return g.id; });
     };
     document.body.setAttribute("data-state", String(current));
-    out.textContent = JSON.stringify({state: current, expand: st.expand, collapse: st.collapse,
-      boxes: ids("g.node"), clusters: ids("g.cluster"), found: found, note: note.textContent});
+    var svg = canvas.querySelector("svg"), box = svg ? svg.getBoundingClientRect() : null;
+    var room = stage.getBoundingClientRect();
+    out.textContent = JSON.stringify({state: current, scale: view.k,
+      fits: !!box && box.width <= room.width + 1 && box.height <= room.height + 1, expand: st.expand, collapse: st.collapse,
+      boxes: ids("g.node[id^='p:']"), clusters: ids("g.cluster[id^='c:']"), found: found, note: note.textContent});
   }
   function activate(el) {
     var links = data.states[current].links, target = links[el.id];
@@ -171,5 +183,5 @@ PAGE_JS = r"""
     });
     report();
   }
-})();
+}
 """

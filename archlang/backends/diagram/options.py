@@ -10,6 +10,7 @@ VIEWS = ("overview", "blocks", "layers")
 STYLES = ("graph", "feature-maps")
 THEMES = ("light", "dark")
 RANKDIRS = ("TB", "LR")
+LABELS = ("paper", "spec")  # `3×3 conv, 64, /2` or `conv(64, 3, stride=2)`
 
 
 @dataclass(frozen=True)
@@ -20,23 +21,33 @@ class ViewOptions:
     rankdir: str = "TB"
     theme: str = "light"
     style: str = "graph"
+    labels: str = "paper"
+    legend: bool = True  # draw each kind of unit the collapsed boxes hold, opened, beside the chain
 
     @classmethod
-    def make(cls, view="overview", expand=(), collapse=(), rankdir="TB", theme="light", style="graph"):
+    def make(cls, view="overview", expand=(), collapse=(), rankdir="TB", theme="light", style="graph",
+             labels="paper", legend=True):
         """Options from user input: `expand=["all"]` is the every-layer view; names are validated."""
         expand, collapse = _paths(expand), _paths(collapse)
         if "all" in expand:
             view, expand = "layers", tuple(e for e in expand if e != "all")
         for value, allowed, what in ((view, VIEWS, "view"), (style, STYLES, "style"),
-                                     (theme, THEMES, "theme"), (rankdir, RANKDIRS, "rankdir")):
+                                     (theme, THEMES, "theme"), (rankdir, RANKDIRS, "rankdir"),
+                                     (labels, LABELS, "label style")):
             if value not in allowed:
                 raise ArchError("E713", f"unknown {what} {value!r}", None,
                                 hint=f"choose one of: {', '.join(allowed)}")
-        return cls(view, expand, collapse, rankdir, theme, style)
+        return cls(view, expand, collapse, rankdir, theme, style, labels, bool(legend))
+
+    def opening(self, expand=(), collapse=()) -> "ViewOptions":
+        """The same look with other elements opened and closed (what a click in the page asks for)."""
+        return ViewOptions(self.view, tuple(expand), tuple(collapse), self.rankdir, self.theme, self.style,
+                           self.labels, self.legend)
 
     def to_dict(self) -> dict:
         return {"view": self.view, "expand": list(self.expand), "collapse": list(self.collapse),
-                "rankdir": self.rankdir, "theme": self.theme, "style": self.style}
+                "rankdir": self.rankdir, "theme": self.theme, "style": self.style,
+                "labels": self.labels, "legend": self.legend}
 
 
 def _paths(value) -> tuple[str, ...]:

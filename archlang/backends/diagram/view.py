@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from archlang.backends.diagram.fold import Item, chain_summary, folds_inside, items, runs, unit_text
+from archlang.backends.diagram.fold import Item, chain_summary, items, runs, unit_text
+from archlang.backends.diagram.labels import COUNT, call_text, layer_text
 from archlang.backends.diagram.options import ViewOptions, check_paths
 
 OVERVIEW_MIN = 8  # an overview this small opens its biggest element (a `features` trunk)
@@ -35,6 +36,9 @@ class Box:
     summary: str = ""  # what a collapsed scope holds, when it folds something
     expandable: bool = False
     cluster: str | None = None
+    label: str = ""  # the main text in the view's label style (paper: `3×3 conv, 64, /2`)
+    named: bool = True  # the name is worth showing (a label in the spec, a scope, a fold)
+    units: str = ""  # the letters of the legend's units this box holds ("A, B")
 
 
 @dataclass
@@ -46,6 +50,8 @@ class Cluster:
     type: str
     params: int
     parent: str | None = None
+    label: str = ""
+    role: str = ""  # a branch: "main" (the path an add continues) or "side" (a shortcut, a concat partner)
 
 
 @dataclass
@@ -65,6 +71,8 @@ class View:
     clusters: list[Cluster] = field(default_factory=list)
     edges: list[Edge] = field(default_factory=list)
     represent: dict[int, str] = field(default_factory=dict, repr=False)  # layer id -> box id
+    legend: list = field(default_factory=list)  # legend.Unit: each kind of unit the boxes hold, opened
+    sources: dict = field(default_factory=dict, repr=False)  # box id -> the scopes it stands for
 
     def to_dict(self) -> dict:
         """The JSON form: an honest dump of what the picture shows."""
@@ -74,6 +82,7 @@ class View:
             "boxes": [_plain(asdict(b)) for b in self.boxes],
             "clusters": [asdict(c) for c in self.clusters],
             "edges": [_plain(asdict(e)) for e in self.edges],
+            "legend": [u.to_dict() for u in self.legend],
         }
 
 
@@ -84,12 +93,12 @@ def _plain(d: dict) -> dict:
 def build_view(net, options: ViewOptions) -> View:
     check_paths(net, options)
     if options.view == "layers":
-        return _Builder(net, options, everything=True).build()
+        return _Builder(net, options, everything=True).build(options.legend)
     opened = _overview_opened(net, options)
     if options.view == "blocks":
         overview = _Builder(net, options, opened).build()
         opened |= {b.path for b in overview.boxes if b.kind in ("block", "group", "branch")}
-    return _Builder(net, options, opened).build()
+    return _Builder(net, options, opened).build(options.legend)
 
 
 def _overview_opened(net, options: ViewOptions) -> set[str]:
@@ -116,11 +125,21 @@ class _Builder:
         self.net, self.options = net, options
         self.opened, self.everything = opened, everything
         self.view = View(net.name, options)
+        self._role_map: dict | None = None
 
-    def build(self) -> View:
+    def build(self, legend: bool = False) -> View:
+        """The view; `legend`: with the legend panel (only the final view of `build_view` needs it)."""
         self._contents(self.net.root.children, None)
         self._output_box()
-        self._connect()
+        skips = self._connect()
+        if legend:
+            from archlang.backends.diagram.legend import build_legend
+
+            # a box that spells out its chain (a summary) needs no legend entry for the chain itself
+            plain = {b.id for b in self.view.boxes if not b.summary and b.kind != "fold"}
+            self.view.legend, refs = build_legend(self.net, self.view.sources, skips, plain)
+            for b in self.view.boxes:
+                b.units = ", ".join(refs.get(b.id, ()))
         return self.view
 
     # ---- which elements are open
@@ -205,23 +224,31 @@ class _Builder:
     def _layer_box(self, node, cluster) -> None:
         layer = node.layer
         kind = "merge" if layer.many_inputs else "input" if layer.family == "input" else "layer"
+        implicit = " (implicit)" if node.implicit else ""
         self._new_box([node], cluster, path=node.path, name=node.name or node.type, kind=kind,
-                      type=layer.describe() + (" (implicit)" if node.implicit else ""), family=layer.family)
+                      type=layer.describe() + implicit, family=layer.family,
+                      label=layer_text(layer, self.options.labels) + implicit,
+                      named=self.options.labels == "spec" or node.label is not None)
 
     def _scope_box(self, scope, cluster) -> None:
         seq = items(scope.children)
         call = scope.info.get("call")
-        summary = chain_summary(seq)
+        style = self.options.labels
+        summary = chain_summary(seq, style)
+        self.view.sources[f"n{len(self.view.boxes)}"] = [scope]
         self._new_box(_ordered(scope), cluster, path=scope.path, name=scope.name, kind=scope.kind,
-                      type=call or summary, family=scope.kind, expandable=True,
-                      summary=summary if call and folds_inside(seq) else "")
+                      type=call or chain_summary(seq), family=scope.kind, expandable=True,
+                      summary=summary if call and COUNT.search(summary) else "",
+                      label=call_text(scope, style) if call else summary)
 
     def _fold_box(self, segment: list[Item], cluster) -> None:
         first, last = segment[0].first, segment[-1].last
         layers = [n for item in segment for n in _ordered_item(item)]
         weights = {sum(n.stats["params"] for n in item.layers()) for item in segment}
+        self.view.sources[f"n{len(self.view.boxes)}"] = [i.obj for i in segment if i.kind != "layer"]
         self._new_box(layers, cluster, path=_fold_path(segment), name=f"{first.name} … {last.name}",
                       kind="fold", type=unit_text(segment[0]), family="fold", count=len(segment), expandable=True,
+                      label=unit_text(segment[0], self.options.labels),
                       unit_params=weights.pop() if len(weights) == 1 else 0)
 
     def _cluster(self, scope, parent) -> str:
@@ -229,13 +256,29 @@ class _Builder:
         call = scope.info.get("call") or ""
         cid = f"c{len(self.view.clusters)}"
         self.view.clusters.append(Cluster(cid, scope.path, scope.name, scope.kind, call,
-                                          sum(n.stats["params"] for n in layers), parent))
+                                          sum(n.stats["params"] for n in layers), parent,
+                                          call_text(scope, self.options.labels),
+                                          self._roles().get(id(scope), "") if scope.kind == "branch" else ""))
         return cid
+
+    def _roles(self) -> dict:
+        """Branch scope id -> "main" (the biggest branch of an add, or a concat's only non-empty
+        branch: drawn in line with the chain) or "side" (drawn in a column of its own)."""
+        if self._role_map is None:
+            from archlang.backends.diagram.skips import SIDE_MERGES, merges
+
+            self._role_map = {}
+            for node, branches, main in merges(self.net):
+                filled = sum(1 for b in branches if next(b.layers(), None) is not None)
+                for k, b in enumerate(branches):
+                    alone = node.type in SIDE_MERGES or filled == 1
+                    self._role_map[id(b)] = "main" if k == main and alone else "side"
+        return self._role_map
 
     def _output_box(self) -> None:
         out = self.net.nodes[self.net.output]
         box = Box(id=f"n{len(self.view.boxes)}", path="output", name="output", kind="output", type="output",
-                  family="output", params=0, macs=0, shape=tuple(out.shape), layers=0)
+                  family="output", params=0, macs=0, shape=tuple(out.shape), layers=0, label="output")
         self.view.boxes.append(box)
 
     def _connect(self) -> None:
@@ -258,6 +301,7 @@ class _Builder:
         found[(rep[out], self.view.boxes[-1].id)] = Edge(rep[out], self.view.boxes[-1].id,
                                                          tuple(self.net.nodes[out].shape), False)
         self.view.edges = _label_once(list(found.values()))
+        return skips
 
 
 def _label_once(edges: list[Edge]) -> list[Edge]:

@@ -71,7 +71,8 @@ export class Diagram {
     const openable = new Set(picture.expandable), clusters = new Set(picture.clusters);
     for (const g of svg.querySelectorAll("g.node, g.cluster")) {
       const path = g.id.slice(2);
-      if ((g.id.startsWith("p:") && openable.has(path)) || (g.id.startsWith("c:") && clusters.has(path)))
+      // a cluster closes by its frame (`c:PATH`) or its title, a node beside its first box (`t:PATH`)
+      if ((g.id.startsWith("p:") && openable.has(path)) || (/^[ct]:/.test(g.id) && clusters.has(path)))
         g.classList.add("clickable");
     }
     if (first || refit) this.fit(false);
