@@ -92,7 +92,7 @@ def test_lenet5():
 def test_resnet18_reads_like_the_spec():
     source = assert_same_model(archlang.load(SPECS / "resnet18.arch", input_shape=(3, 32, 32)))
     assert "self.layer2 = stage(  # stage(basic, 128, 2, 2)" in source
-    assert "    basic1=basic_2(  # basic(128, 2)" in source  # the first block of a stage has a skip
+    assert "    basic1=basic_2(  # basic(128, 2" in source  # the first block of a stage has a skip
     block = source[source.index("class basic_2(Scope):"):]
     block = block[:block.index("\n\n")]
     assert "skip = self.skip(x)" in block
