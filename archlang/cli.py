@@ -71,12 +71,14 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("compile", help="write standalone PyTorch source for the network")
     _common(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE.py")
+    _checkpoint_option(p, "the source loads them from FILE.pt, written beside it")
 
     p = sub.add_parser("export", help="export the network (ONNX)")
     _common(p)
     p.add_argument("--format", default="onnx", choices=["onnx"])
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--opset", type=int, default=None)
+    _checkpoint_option(p, "embedded in the ONNX file")
 
     p = sub.add_parser("serve", help="a live playground in the browser: edit a spec, see the diagram and table")
     p.add_argument("file", nargs="?", metavar="FILE", help="the .arch file to edit (created on the first save); "
@@ -169,21 +171,49 @@ def cmd_render(args) -> int:
     return 0
 
 
-def cmd_compile(args) -> int:
-    from archlang.backends.pysource import write_source
+def _checkpoint_option(p, where: str) -> None:
+    p.add_argument("--checkpoint", metavar="RUN_DIR|CKPT",
+                   help=f"the trained weights of a run (its best.pt) or of a checkpoint file, {where}; "
+                   "without --set and --input, the run's own are used")
 
-    net = _load(args)
-    write_source(net, args.output)
-    print(f"wrote {args.output} ({net.name}, {net.params:,} params)")
+
+def _trained(args):
+    """The network and, with --checkpoint, its trained module and the checkpoint (else None, None)."""
+    if not args.checkpoint:
+        return _load(args), None, None
+    import archlang
+    from archlang.backends.trained import read_checkpoint, run_settings, trained_model
+
+    state = read_checkpoint(args.checkpoint)
+    if args.overrides or args.input_shape is not None:
+        net = _load(args)
+    else:
+        settings = run_settings(state)
+        net = archlang.load(args.file, network=args.network, input_shape=settings["input_shape"],
+                            max_layers=args.max_layers, max_steps=args.max_steps, overrides=settings["overrides"])
+    return net, trained_model(net, state), state
+
+
+def _weights_note(state) -> str:
+    return f", trained weights of {state['path']}, epoch {state.get('epoch', '?')}" if state else ""
+
+
+def cmd_compile(args) -> int:
+    from archlang.backends.pysource import weights_path, write_source
+
+    net, model, state = _trained(args)
+    write_source(net, args.output, weights=model.state_dict() if model is not None else None)
+    also = f" and {weights_path(args.output)}" if model is not None else ""
+    print(f"wrote {args.output}{also} ({net.name}, {net.params:,} params{_weights_note(state)})")
     return 0
 
 
 def cmd_export(args) -> int:
     from archlang.backends.onnx_export import export_onnx
 
-    net = _load(args)
-    export_onnx(net, args.output, opset=args.opset)
-    print(f"wrote {args.output}")
+    net, model, state = _trained(args)
+    export_onnx(net, args.output, opset=args.opset, model=model)
+    print(f"wrote {args.output}{_weights_note(state)}")
     return 0
 
 

@@ -122,6 +122,10 @@ CODES: dict[str, tuple[str, str]] = {
              "of a bitmap, or raise ARCHLANG_DOT_TIMEOUT."),
     "E713": ("unknown diagram element or option", "Use the dotted names of `archlang summary` (`layer3`, "
              "`layer3.bottleneck2`), a fold's `first:last`, and a listed view, format or theme."),
+    "E714": ("checkpoint cannot be read", "Pass a run directory of `archlang train` (its best.pt is used) or a "
+             "checkpoint file it wrote; checkpoints are read with weights_only=True and never run code."),
+    "E715": ("checkpoint does not fit the network", "Give the spec the run was trained from, with the same "
+             "--set values and --input (the hint names them), or leave both out to use the run's own."),
     # 75x: the Python API and the summary's options (net["layer3"], --depth, --batch)
     "E750": ("no element at that path", "Use a dotted path of `archlang summary` (`layer3`, `layer3.bottleneck1`, "
              "`fc`) or a fold of `summary --depth` (`layer3.bottleneck2:bottleneck6`); the hint gives the closest."),

@@ -1,4 +1,4 @@
-"""4a. Runtime: forward, and forward + backward, of the compiled spec (an fx.GraphModule)
+"""4a. Runtime: forward, and forward + backward, of the compiled spec (a tree of fx.GraphModules)
 against torchvision's hand-written module, with the same weights (copied by
 `archlang.transfer_weights`) and the same batch, eager (4b, sec_compile.py: under
 `torch.compile`).
@@ -30,7 +30,7 @@ from benchlib import (ROOT, Config, Goal, Sample, Section, child_env, interleave
 
 KEY = "runtime"
 TITLE = "4a. Runtime on the CPU, eager: compiled spec vs torchvision"
-MODELS = ("resnet50", "densenet121", "vgg16")
+MODELS = ("resnet50", "densenet121", "vgg16", "googlenet")
 TOLERANCE = 0.02  # the compiled spec may be at most 2% slower
 KWARGS = {"googlenet": {"aux_logits": False, "init_weights": True}}
 PASSES = ("forward", "forward + backward")

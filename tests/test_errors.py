@@ -16,7 +16,8 @@ from archlang.errors import CODES
 HERE = Path(__file__).parent / "errors"
 CASES = sorted(p for p in HERE.glob("*.arch") if p.is_file())
 # Codes raised by the backends; tests/test_torch_backend.py and tests/test_outputs.py cover them.
-BACKEND_CODES = {"E701", "E702", "E703", "E704", "E705", "E711", "E712", "E713"}
+BACKEND_CODES = {"E701", "E702", "E703", "E704", "E705", "E711", "E712", "E713",
+                 "E714", "E715"}  # --checkpoint: tests/test_checkpoint_exports.py
 # The Python API's and the summary options' codes (E75x), not a spec's: tests/test_net_api.py covers them.
 API_CODES = {code for code in CODES if code.startswith("E75")}
 # Codes of the playground (E90x) and the editor tooling (E92x), not of a spec;

@@ -41,21 +41,31 @@ network {net}(tag = "t"):
 
 
 def statements_are_only_the_module(source: str, class_name: str) -> None:
-    """The docstring, the two imports, one class with __init__ and forward, the __main__ guard."""
+    """The docstring, the two imports, the classes of the scopes (a base with __init__, the
+    others a forward each), the network's class with __init__ and forward, the __main__ guard."""
     tree = ast.parse(source)
     kinds = [type(node).__name__ for node in tree.body]
-    assert kinds == ["Expr", "Import", "ImportFrom", "ClassDef", "If"], kinds
+    assert kinds[:3] == ["Expr", "Import", "ImportFrom"] and kinds[-1] == "If", kinds
+    assert set(kinds[3:-1]) == {"ClassDef"}, kinds
     assert isinstance(tree.body[0].value, ast.Constant) and isinstance(tree.body[0].value.value, str)
-    cls = tree.body[3]
+    *scopes, cls = tree.body[3:-1]
     assert cls.name == class_name
     assert [type(n).__name__ for n in cls.body] == ["FunctionDef", "FunctionDef"]
     assert [n.name for n in cls.body] == ["__init__", "forward"]
+    if scopes:
+        base, *kinds_of_scope = scopes
+        assert [n.name for n in base.body if isinstance(n, ast.FunctionDef)] == \
+               ["__init__", "__getitem__", "__len__", "__iter__"]
+        for scope in kinds_of_scope:
+            assert [b.id for b in scope.bases] == [base.name]
+            assert [getattr(n, "name", None) or ast.unparse(n) for n in scope.body] in \
+                   (["forward"], ["_scope_chain = True", "forward"])
 
 
 def same_as_compiled(net, source: str) -> None:
     namespace: dict = {"__name__": "generated"}
     exec(compile(source, "generated.py", "exec"), namespace)
-    class_name = [n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)][0]
+    class_name = [n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)][-1]
     generated, model = namespace[class_name](), net.to_torch()
     assert [(k, v.shape) for k, v in generated.state_dict().items()] == \
            [(k, v.shape) for k, v in model.state_dict().items()]

@@ -81,7 +81,7 @@ def test_every_layer_type():
     assert source.count("class LayerNorm2d(nn.LayerNorm):") == 1 and source.count("class LayerScale(") == 1
     assert "self.crop1 = CenterCrop((60, 62))" in source and "self.reshape1 = Reshape((16, 30, 31))" in source
     assert "self.layer_scale1 = LayerScale(32, spatial=False)" in source
-    assert "self.scaled.layer_scale1 = LayerScale(16, init_values=0.5)" in source
+    assert "    layer_scale1=LayerScale(16, init_values=0.5)," in source  # in `scaled=branch(`
 
 
 def test_lenet5():
@@ -91,10 +91,14 @@ def test_lenet5():
 
 def test_resnet18_reads_like_the_spec():
     source = assert_same_model(archlang.load(SPECS / "resnet18.arch", input_shape=(3, 32, 32)))
-    assert "self.layer2.basic1 = nn.Module()  # basic(128, 2)" in source
-    forward = source[source.index("def forward"):]
-    assert "skip = self.layer2.basic1.skip.conv_bn1.conv1(x)" in forward
-    assert "x = main.add_(skip)" in forward  # in place, as torchvision's `out += identity` (add_in_place)
+    assert "self.layer2 = stage(  # stage(basic, 128, 2, 2)" in source
+    assert "    basic1=basic_2(  # basic(128, 2" in source  # the first block of a stage has a skip
+    block = source[source.index("class basic_2(Scope):"):]
+    block = block[:block.index("\n\n")]
+    assert "skip = self.skip(x)" in block
+    assert "x = main.add_(skip)" in block  # in place, as torchvision's `out += identity` (add_in_place)
+    forward = source[source.index("class ResNet18"):]
+    assert "x = self.layer4(x)" in forward
 
 
 def test_values_are_never_overwritten_while_needed():
@@ -106,7 +110,9 @@ network Nested:
     -> add(main: res(3) -> add(main: conv(3), skip: identity), skip: conv(3, 1))
 """)
     source = assert_same_model(net)
-    assert "main_2" in source
+    # Each branch is a module with its own forward: the outer `main` is a value of the
+    # network's forward, the inner ones values of the outer branch's.
+    assert "main = self.main(x)" in source and source.count("main = self.main(x)") == 3
 
 
 def test_cli_writes_a_runnable_file(tmp_path, capsys):

@@ -62,8 +62,9 @@ def test_layers_without_modules_are_functions():
     names = {name for name, _ in model.named_modules()}
     assert not any(n.endswith(("add1", "concat1", "mul1", "chunk1")) for n in names)
     assert "channel_shuffle1" in {n.rsplit(".", 1)[-1] for n in names}
-    targets = [n.target for n in model.graph.nodes if n.op == "call_function"]
-    in_place = [n.target for n in model.graph.nodes if n.op == "call_method"].count("add_")  # add_in_place
+    nodes = [n for m in model.modules() if isinstance(m, torch.fx.GraphModule) for n in m.graph.nodes]  # every scope
+    targets = [n.target for n in nodes if n.op == "call_function"]
+    in_place = [n.target for n in nodes if n.op == "call_method"].count("add_")  # add_in_place
     assert targets.count(torch.add) + in_place == 4  # two three-branch adds
     assert {torch.cat, torch.mul, torch.chunk} <= set(targets)
 

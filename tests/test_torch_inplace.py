@@ -46,27 +46,23 @@ def test_sums_in_place_only_on_a_fresh_tensor_nothing_else_reads():
     code = archlang.compile(SPEC).code
     # The first add's main branch ends in a relu (whose backward reads its output) and its
     # skip is read by the main branch too: a new tensor. The second's skip is read by `proj`
-    # as well, so proj's bn output takes the sum, the operands swapped.
-    assert "add = torch.add(main_relu2, conv1)" in code
-    assert "add_ = proj_bn1.add_(relu2)" in code
+    # as well, so proj's output (its bn's) takes the sum, the operands swapped.
+    assert "add = torch.add(main, conv1)" in code
+    assert "add_ = proj.add_(relu2)" in code
 
 
 def unoptimised(spec):
     """The module without any in-place operation: the same tree and forward, unoptimised."""
-    from torch import fx
+    from archlang.backends.torch_module import build_module
 
-    from archlang.backends.torch_module import forward_graph, module_tree
-
-    net = archlang.load(spec)
-    root, modules = module_tree(net)
-    return fx.GraphModule(root, forward_graph(net, modules))
+    return build_module(archlang.load(spec), in_place=False)
 
 
 def test_same_values_and_gradients_as_without():
     torch.manual_seed(0)
     model = archlang.compile(SPEC).train()
     plain = unoptimised(SPEC).train()
-    assert not any(relus(plain).values()) and ".add_(" not in plain.code
+    assert not any(relus(plain).values()) and not any(".add_(" in m.code for m in plain.modules() if hasattr(m, "code"))
     plain.load_state_dict(model.state_dict())
     x = torch.randn(2, 3, 8, 8)
     x_copy = x.clone()
@@ -131,3 +127,15 @@ def test_the_same_operators_as_torchvision(name):
         assert len(mine) == len(ref)
         for i, (a, b) in enumerate(zip(mine, ref)):
             assert a == b, f"operator {i} of {len(ref)}: {a[0]} vs {b[0]}"
+
+
+def test_a_scope_called_alone_never_overwrites_its_argument():
+    # The block's relu reads the conv before it, outside the block: in place in the network
+    # it would be safe, but `model.a(x)` must leave the caller's x alone, so it is not.
+    model = archlang.compile("block act_conv(c) = relu -> conv(c) -> relu\n"
+                             "network N:\n    input(3, 8, 8) -> conv(4) -> a: act_conv(4)\n")
+    assert relus(model) == {"a.relu1": False, "a.relu2": True}
+    x = torch.randn(2, 4, 8, 8)
+    before = x.clone()
+    model.a(x)
+    assert torch.equal(x, before)

@@ -1,18 +1,20 @@
 """Standalone PyTorch source for a network (`archlang compile FILE -o model.py`).
 
 The generated file imports only torch. Its class builds the same module tree
-as `Network.to_torch()` (same state_dict keys, shapes and order: nested
-`nn.Module()` containers for the spec's scopes) and its forward is
-straight-line code. Both are read off the module that `to_torch` builds on
-the meta device, so the two backends cannot drift apart:
+as `Network.to_torch()`: same state_dict keys, shapes and order, and every
+scope of the spec a module with its own forward (a class per distinct
+forward, named after the block: `class bottleneck(Scope)`, built with its
+children as keywords), so hooks, indexing and sub-module calls behave alike.
+Everything is read off the module that `to_torch` builds on the meta device,
+so the two backends cannot drift apart:
 
 - each leaf module is written as its constructor call, from the arguments
   torch.nn modules keep as attributes (`in_channels`, `kernel_size`, ...);
   the modules of archlang.layers.modules (for layers torch.nn lacks) keep theirs
   the same way, and the source of each one used is copied into the file;
-- the forward is the fx graph, one line per node, with values named after
-  the branch they belong to (`main`, `skip`) or `x`, reusing a name as soon
-  as its value is dead.
+- each forward is its scope's fx graph, one line per node, with values named
+  after the branch they belong to (`main`, `skip`) or `x`, reusing a name as
+  soon as its value is dead.
 
 >>> import archlang
 >>> from archlang.backends.pysource import python_source
@@ -33,7 +35,7 @@ import torch
 from torch import fx, nn
 
 from archlang.backends.files import write_output
-from archlang.backends.torch_module import Container, build_module
+from archlang.backends.torch_module import Scope, build_module, scope_modules
 
 __all__ = ["python_source", "write_source"]
 
@@ -42,25 +44,56 @@ _RESERVED = {"self", "torch", "nn", "super", "getattr", "print"}
 HELPERS = "archlang.layers.modules"  # the module whose classes are copied into the generated file
 
 
-def write_source(net, path) -> Path:
-    """Write `python_source(net)` to `path`; returns the path."""
-    return write_output(path, python_source(net), example="model.py")
+def write_source(net, path, weights: dict | None = None) -> Path:
+    """Write `python_source(net)` to `path`; returns the path. With `weights` (a state_dict),
+    they go to `weights_path(path)` beside it, and the generated class loads them."""
+    path = Path(path)
+    if weights is None:
+        return write_output(path, python_source(net), example="model.py")
+    import io
+
+    buffer = io.BytesIO()
+    torch.save({key: value.detach().cpu() for key, value in weights.items()}, buffer)
+    write_output(weights_path(path), buffer.getvalue(), example="model.pt")
+    return write_output(path, python_source(net, weights_file=weights_path(path).name), example="model.py")
 
 
-def python_source(net) -> str:
-    """The network as the source of a standalone PyTorch module."""
+def weights_path(path: str | Path) -> Path:
+    """Where `archlang compile --checkpoint` puts the weights of `path`: NAME.pt beside NAME.py."""
+    path = Path(path)
+    weights = path.with_name(path.stem + ".pt")
+    return weights if weights != path else path.with_name(path.name + ".weights.pt")
+
+
+def python_source(net, weights_file: str | None = None) -> str:
+    """The network as the source of a standalone PyTorch module; with `weights_file` (a state_dict
+    file beside the source), its class loads those weights unless given `weights=None`."""
     model = build_module(net, device="meta")  # nothing allocated, whatever the size
     helpers = _helper_classes(model)
-    name = _identifier(net.name, {cls.__name__ for cls in helpers})
+    taken = {cls.__name__ for cls in helpers}
+    name = _identifier(net.name, taken)
+    taken.add(name)
+    base = _class_name("Scope", taken)
+    classes, scope_lines = _scope_classes(model, base, taken)
     lines = [*_header(net), "", "import torch", "from torch import nn", "", ""]
     for cls in helpers:
         lines += [*inspect.getsource(cls).rstrip().splitlines(), "", ""]
+    if classes:
+        lines += [*SCOPE_BASE.format(base=base).splitlines(), "", ""]
+        lines += scope_lines
+    if weights_file is not None:
+        lines[lines.index("import torch")] = "import os\n\nimport torch"
+        lines += ["# The trained weights (a state_dict), written beside this file by `archlang compile --checkpoint`.",
+                  f"WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), {weights_file!r})", "", ""]
     lines += [f"class {name}(nn.Module):",
-             "    def __init__(self):",
-             "        super().__init__()"]
-    lines += ["        " + line for line in _init_lines(model, "self")]
-    lines += ["", "    def forward(self, x):"]
-    lines += ["        " + line for line in _forward_lines(model.graph)]
+              "    def __init__(self, weights=WEIGHTS):" if weights_file else "    def __init__(self):",
+              "        super().__init__()"]
+    for child_name, child in model.named_children():
+        lines += _indent(_assignment(f"self.{child_name}", child, classes), 8)
+    if weights_file is not None:
+        lines += ["        if weights is not None:  # None: fresh weights",
+                  "            self.load_state_dict(torch.load(weights, map_location=\"cpu\", weights_only=True))"]
+    lines += ["", *_indent(_forward(model.graph, net.root.path), 4)]
     example = ", ".join(map(str, (1, *net.input_shape)))
     lines += ["", "", 'if __name__ == "__main__":',
               f"    model = {name}()",
@@ -69,29 +102,95 @@ def python_source(net) -> str:
     return "\n".join(lines)
 
 
+# The base of every scope's class: its children are given by name, in the order they run
+# (which is the state_dict order); each subclass adds the scope's forward.
+SCOPE_BASE = '''class {base}(nn.Module):
+    """A scope of the spec (a block call, a branch, a group): its modules, in the order they run.
+    `scope[i]` is a child; a chain (each child reads the previous one's output alone) slices
+    into an nn.Sequential."""
+
+    _scope_chain = False
+
+    def __init__(self, /, **children):
+        super().__init__()
+        for name, child in children.items():
+            self.add_module(name, child)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            if not self._scope_chain:
+                raise TypeError(f"`{{type(self).__name__}}` is not a chain, so it cannot be sliced")
+            chain = nn.Sequential()
+            for name, child in list(self._modules.items())[index]:
+                chain.add_module(name, child)
+            return chain
+        return list(self._modules.values())[index]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())'''
+
+
 def _header(net) -> list[str]:
     shape = "×".join(map(str, net.input_shape))
     return [f'"""{_text(net.name)}: generated by archlang from {_text(net.file)}.',
             "",
             f"Input {shape} (batch first), {net.params:,} parameters. Standalone: needs only torch;",
-            "the module names follow the spec, so its state_dict matches `archlang.compile`.",
+            "the module tree follows the spec (a class per kind of block), so its state_dict and",
+            "its sub-modules match `archlang.compile`.",
             '"""']
 
 
-# ---- __init__: the module tree, in registration order (which is the state_dict order)
+# ---- the scopes: one class per distinct forward, named after the block (or `branch`, `group`)
 
 
-def _init_lines(module: nn.Module, owner: str) -> list[str]:
-    lines = []
+def _scope_classes(model: nn.Module, base: str, taken: set[str]) -> tuple[dict[int, str], list[str]]:
+    """id(scope module) -> its class name, and the classes' source, in order of first use."""
+    classes: dict[int, str] = {}
+    by_code: dict[tuple, str] = {}
+    lines: list[str] = []
+    for path, module in scope_modules(model):
+        code = _forward(module.graph, path)
+        key = (module._get_name(), tuple(code), module._scope_chain)
+        if key not in by_code:
+            by_code[key] = cls = _class_name(_identifier(module._get_name()), taken)
+            chain = ["_scope_chain = True", ""] if module._scope_chain else []
+            lines += [f"class {cls}({base}):", *_indent(chain + code, 4), "", ""]
+        classes[id(module)] = by_code[key]
+    return classes, lines
+
+
+def _class_name(stem: str, taken: set[str]) -> str:
+    for i in itertools.count(1):
+        name = stem if i == 1 else f"{stem}_{i}"
+        if name not in taken and name not in _RESERVED:
+            taken.add(name)
+            return name
+    raise AssertionError("unreachable")
+
+
+def _assignment(target: str, module: nn.Module, classes: dict[int, str]) -> list[str]:
+    """`target = constructor`, a scope's over several lines with its children as keywords."""
+    lines = _construction(module, classes)
+    return [f"{target} = {lines[0]}", *lines[1:]]
+
+
+def _construction(module: nn.Module, classes: dict[int, str]) -> list[str]:
+    if not isinstance(module, Scope):
+        return [_constructor(module)]
+    call = f"  # {_text(module._scope_call)}" if module._scope_call else ""
+    lines = [f"{classes[id(module)]}({call}"]
     for name, child in module.named_children():
-        target = f"{owner}.{name}"
-        if isinstance(child, Container):
-            call = f"  # {_text(child._scope_call)}" if child._scope_call else ""
-            lines.append(f"{target} = nn.Module(){call}")
-            lines += _init_lines(child, target)
-        else:
-            lines.append(f"{target} = {_constructor(child)}")
-    return lines
+        inner = _construction(child, classes)
+        lines += _indent([f"{name}={inner[0]}", *inner[1:]], 4)
+        lines[-1] += ","
+    return lines + [")"]
+
+
+def _indent(lines: list[str], n: int) -> list[str]:
+    return [" " * n + line for line in lines]
 
 
 def _text(value: str) -> str:
@@ -151,23 +250,26 @@ def _compact(value):
 # ---- forward: one line per fx node
 
 
-def _forward_lines(graph: fx.Graph) -> list[str]:
+def _forward(graph: fx.Graph, path: str) -> list[str]:
+    """`def forward(self, x):` and its body, one line per fx node of the scope at `path`."""
     names: dict[fx.Node, str] = {}
     holder: dict[str, fx.Node] = {}
     pending = {node: len(node.users) for node in graph.nodes}  # uses still to come
-    lines = []
+    arguments, body = [], []
     for node in graph.nodes:
         if node.op == "output":
-            lines.append(f"return {_arg(node.args[0], names)}")
+            body.append(f"return {_arg(node.args[0], names)}")
             continue
         expr = _expression(node, names)
         for used in node.all_input_nodes:
             pending[used] -= 1
-        var = _allocate(_preferred(node), holder, pending)
+        var = _allocate(_preferred(node, path), holder, pending)
         names[node], holder[var] = var, node
-        if node.op != "placeholder":
-            lines.append(f"{var} = {expr}")
-    return lines
+        if node.op == "placeholder":
+            arguments.append(var)
+        else:
+            body.append(f"{var} = {expr}")
+    return [f"def forward(self, {', '.join(arguments)}):", *_indent(body, 4)]
 
 
 def _expression(node: fx.Node, names) -> str | None:
@@ -194,10 +296,11 @@ def _arg(value, names) -> str:
     return repr(value)
 
 
-def _preferred(node: fx.Node) -> str:
-    """A value inside a branch is named after the branch (`main`, `skip`); the trunk's is `x`."""
-    scope = node.meta["archlang"].scope
-    while scope is not None:
+def _preferred(node: fx.Node, path: str) -> str:
+    """A value inside a branch of this scope (at `path`) is named after the branch (`main`,
+    `skip`), as is what a branch's module returns; the trunk's is `x`."""
+    scope = node.meta["archlang"].scope if node.op != "placeholder" else None
+    while scope is not None and scope.kind != "network" and scope.path != path:
         if scope.kind == "branch" and scope.name:
             return _identifier(scope.name)
         scope = scope.parent

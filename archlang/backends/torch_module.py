@@ -1,29 +1,44 @@
-"""The PyTorch backend: an analysed `Network` becomes a `torch.fx.GraphModule`.
+"""The PyTorch backend: an analysed `Network` becomes a tree of `torch.fx.GraphModule`s.
 
-The module tree mirrors the spec's scope tree: every named scope (a block
-call, a branch, a labelled group) that holds a module is a container, and
-every layer with a module sits in its scope under its name, so state_dict
-keys read like the spec (`layer1.basic1.main.conv_bn1.conv1.weight`).
-Modules are created in node order, which is the elaboration order, so the
-parameter order is the spec's order (torchvision's, for the zoo specs).
+The module tree mirrors the spec's scope tree, and every node of it is a
+module with its own forward, as a hand-written PyTorch model is:
 
-The forward is a torch.fx graph built from the nodes: a placeholder, one
-call_module per layer with a module, the torch calls of `torch_function`
-for merges and reshapes (recorded through fx proxies), and the output. fx
-turns it into plain Python, so a call costs no interpretation and
+- every layer with a module (a convolution, a batch norm, a ReLU) is that
+  module, under its name in its scope;
+- every named scope that holds a module (a block call, a labelled branch or
+  group) is a `Scope`: an fx.GraphModule whose forward runs its own layers
+  and calls its sub-scopes, and the network is the `Scope` at the top.
+
+So a forward hook on `model.layer4` fires, `model.layer3(x)` runs layer 3
+alone on a tensor of its input shape, children are registered in the order
+they run, `model.layer4[-1]` is the last block of the stage and a scope that
+is a chain (each child reads the previous one's output alone) slices like
+`nn.Sequential` (`model[:-1]` is ResNet's backbone). state_dict keys read like
+the spec (`layer1.basic1.main.conv_bn1.conv1.weight`). Modules are created
+in node order, which is the elaboration order, so the parameter order is the
+spec's order (torchvision's, for the zoo specs).
+
+A scope's forward is a torch.fx graph built from its nodes: a placeholder
+per value it reads from outside (one, for a block), one call_module per
+layer with a module or sub-scope, the torch calls of `torch_function` for
+merges and reshapes (recorded through fx proxies), and the values read
+outside it as the output (one tensor, or a tuple when there are several).
+fx turns each into plain Python, so a call costs no interpretation and
 `torch.compile(model, fullgraph=True)` sees one graph.
 
->>> import archlang
+>>> import archlang, torch
 >>> model = archlang.load("specs/lenet5.arch").to_torch()
 >>> list(model.state_dict())[:2]
 ['conv1.weight', 'conv1.bias']
+>>> resnet = archlang.compile("specs/resnet18.arch", input_shape=(3, 64, 64))
+>>> resnet.layer4[-1](torch.randn(1, 512, 2, 2)).shape
+torch.Size([1, 512, 2, 2])
 """
 
 from __future__ import annotations
 
-import functools
-import keyword
 import math
+import operator
 
 import torch
 from torch import fx, nn
@@ -31,67 +46,228 @@ from torch.fx.proxy import GraphAppendingTracer
 
 from archlang.errors import ArchError
 
-__all__ = ["Container", "activate_in_place", "add_in_place", "available_memory", "build_module", "check_size", "forward_graph",
-           "module_tree"]
+__all__ = ["Scope", "activate_in_place", "add_in_place", "available_memory", "build_module", "check_size",
+           "scope_modules"]
 
 
-class Container(nn.Module):
-    """One named scope of the spec. It has no forward of its own: the network's
-    generated forward calls the modules inside it by their dotted path."""
+class Scope(fx.GraphModule):
+    """One named scope of the spec (a block call, a labelled branch or group), or the network.
 
-    def __init__(self, title: str, call: str | None = None):
-        super().__init__()
-        self._scope_title = title  # printed as the class name: `(basic1): basic(`
-        self._scope_call = call  # the block call, e.g. `basic(64, 1)`, for generated source
+    Its forward runs its layers and sub-scopes in the spec's order. It reads the values it
+    needs from outside as its arguments (one tensor for a block) and returns the values read
+    outside it (one tensor, or a tuple). Children are in the order they run: `scope[i]` is the
+    i-th, `len(scope)` counts them, and a chain (every child reads the previous one's output
+    alone, as `nn.Sequential` does) slices: `scope[a:b]` is an `nn.Sequential` of those children.
+    """
 
-    def _get_name(self) -> str:
-        return self._scope_title
+    _scope_call: str | None = None  # the block call, e.g. `basic(64, 1)`, for generated source
+    _scope_chain: bool = False
+
+    # (the generated source's Scope has the same three methods: pysource.SCOPE_BASE)
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            if not self._scope_chain:
+                raise TypeError(f"`{self._get_name()}` is not a chain (its children do not each read the "
+                                "previous one's output alone), so it cannot be sliced; index its children, "
+                                "or call it whole")
+            chain = nn.Sequential()
+            for name, child in list(self._modules.items())[index]:
+                chain.add_module(name, child)
+            return chain
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def _recompile_submodules(self) -> list:
+        # GraphModule recompiles every sub-GraphModule whenever it compiles: with a module per
+        # scope that made building quadratic in the depth. Each scope compiles its own code when
+        # it is built, copied or unpickled; after editing a sub-scope's graph, recompile it.
+        return []
+
+    def __deepcopy__(self, memo):
+        # GraphModule's copy is rebuilt through its __init__, which names the class
+        # `GraphModule` and drops other attributes: put back the title and the flags.
+        copy = super().__deepcopy__(memo)
+        copy.__class__.__name__ = type(self).__name__
+        copy._scope_call, copy._scope_chain = self._scope_call, self._scope_chain
+        return copy
+
+    def __reduce__(self):
+        # GraphModule pickles its code and rebuilds a plain GraphModule: rebuild a Scope from it.
+        rebuild, args = super().__reduce__()
+        return _unpickle_scope, (rebuild, args, type(self).__name__, self._scope_call, self._scope_chain)
 
 
-def build_module(net, *, device=None, dtype=None, max_params: float = 4e9) -> fx.GraphModule:
-    """The network as a `torch.nn.Module` (an fx.GraphModule named like the network).
+def _unpickle_scope(rebuild, args, title: str, call: str | None, chain: bool) -> Scope:
+    plain = rebuild(*args)
+    scope = Scope(plain, plain.graph, class_name=title)
+    scope._modules = type(scope._modules)((name, plain._modules[name]) for name in plain._modules)
+    scope.train(plain.training)
+    scope._scope_call, scope._scope_chain = call, chain
+    return scope
+
+
+def build_module(net, *, device=None, dtype=None, max_params: float = 4e9, in_place: bool = True) -> Scope:
+    """The network as a `torch.nn.Module`: a `Scope` named like the network.
 
     device="meta" builds any size at once without memory. Otherwise the model is
     refused (ArchError E701) above `max_params` parameters, or, on the CPU, when
-    its parameters do not fit in the available memory.
+    its parameters do not fit in the available memory. in_place=False leaves every
+    activation and sum out of place (the same values, more memory).
     """
     device = torch.device(device) if device is not None else torch.get_default_device()
     check_tensor_sizes(net)
     if device.type != "meta":
         check_size(net, device, dtype, max_params)
     with device:  # parameters are created on the device, never copied there
-        root, modules = module_tree(net)
-    activate_in_place(net, modules)
-    graph = forward_graph(net, modules)
-    add_in_place(graph)
-    model = fx.GraphModule(root, graph, class_name=net.name)
-    # GraphModule copies the leaves into plain nn.Module containers; put back the
-    # titled ones (same objects, same order), which print like the spec.
-    for name, child in root.named_children():
-        setattr(model, name, child)
+        modules = {node.id: m for node in net.layers if (m := node.layer.torch_module(node.in_shapes)) is not None}
+    plan = _Plan(net, modules)
+    if in_place:
+        activate_in_place(net, modules, plan.owner)
+    model = _scope_module(plan, net.root, net.name, in_place)
     if dtype is not None:
         model.to(dtype=dtype)
     return model
 
 
-def module_tree(net) -> tuple[Container, dict[int, nn.Module]]:
-    """The root container with every layer's module in its scope, and node id -> module."""
-    root = Container(net.name)
-    modules: dict[int, nn.Module] = {}
-    for node in net.layers:
-        module = node.layer.torch_module(node.in_shapes)
-        if module is None:
+def scope_modules(model: nn.Module):
+    """(path, Scope) for every scope of a built model below the top, outermost first."""
+    return [(name, m) for name, m in model.named_modules() if name and isinstance(m, Scope)]
+
+
+class _Plan:
+    """Which scopes become modules, and what each one reads and gives: node ids, in node order."""
+
+    def __init__(self, net, modules: dict[int, nn.Module]):
+        self.net, self.modules = net, modules
+        self.members: dict[int, set[int]] = {}  # id(scope) -> ids of the layers under it
+        self.owner: dict[int, object] = {}  # node id -> the innermost scope made a module
+        self._collect(net.root, net.root)
+        readers: dict[int, list[int]] = {}
+        for node in net.layers:
+            for i in node.inputs:
+                readers.setdefault(i, []).append(node.id)
+        self.readers = readers
+
+    def is_module(self, scope) -> bool:
+        return id(scope) in self.members
+
+    def _collect(self, scope, owner) -> set[int]:
+        ids: set[int] = set()
+        for child in scope.children:
+            if hasattr(child, "children"):  # a Scope of the spec
+                named = not child.transparent and child.name and any(n.id in self.modules for n in child.layers())
+                ids |= self._collect(child, child if named else owner)
+            else:
+                ids.add(child.id)
+                self.owner[child.id] = owner
+        if owner is scope:
+            self.members[id(scope)] = ids
+        return ids
+
+    def inputs(self, scope) -> list[int]:
+        """The values a scope reads from outside it."""
+        inside = self.members[id(scope)]
+        if scope is self.net.root:
+            return [0]
+        return sorted({i for n in inside for i in self.net.nodes[n].inputs if i not in inside})
+
+    def outputs(self, scope) -> list[int]:
+        """The values of a scope read outside it (the last one when none is: it still runs)."""
+        inside = self.members[id(scope)]
+        if scope is self.net.root:
+            return [self.net.output]
+        out = sorted(n for n in inside if n == self.net.output or any(r not in inside for r in self.readers.get(n, ())))
+        return out or [max(inside)]
+
+
+def _items(plan: _Plan, scope):
+    """The layers and the module scopes directly in `scope`, in order (looking through the others)."""
+    for child in scope.children:
+        if not hasattr(child, "children"):
+            yield child
+        elif plan.is_module(child):
+            yield child
+        else:
+            yield from _items(plan, child)
+
+
+def _scope_module(plan: _Plan, scope, title: str, in_place: bool) -> Scope:
+    net = plan.net
+    graph = fx.Graph()
+    tracer = GraphAppendingTracer(graph)
+    values: dict[int, fx.Node] = {}
+    for i in plan.inputs(scope):
+        values[i] = graph.placeholder("x")
+        values[i].meta["archlang"] = net.nodes[i]
+    children: dict[str, nn.Module] = {}
+    calls = []  # (call_module node, the values it reads) to tell a chain
+    for item in _items(plan, scope):
+        if hasattr(item, "children"):  # a sub-scope
+            child = _scope_module(plan, item, item.stem if item.kind == "block" else item.kind, in_place)
+            child._scope_call = item.info.get("call")
+            children[item.name] = child
+            args = tuple(values[i] for i in plan.inputs(item))
+            call = _call_module(graph, item.name, args)
+            calls.append((call, args))
+            outs = plan.outputs(item)
+            call.meta["archlang"] = net.nodes[outs[-1]]
+            if len(outs) == 1:
+                values[outs[0]] = call
+            else:
+                for k, o in enumerate(outs):
+                    values[o] = graph.call_function(operator.getitem, (call, k))
+                    values[o].meta["archlang"] = net.nodes[o]
             continue
-        parent = root
-        for scope in _named_scopes(node.scope):
-            child = parent._modules.get(scope.name)
-            if child is None:
-                child = Container(scope.stem if scope.kind == "block" else scope.kind, scope.info.get("call"))
-                _attach(net, parent, scope.name, child, scope.span, top=parent is root)
-            parent = child
-        _attach(net, parent, node.name, module, node.span, top=parent is root)
-        modules[node.id] = module
-    return root, modules
+        node = item
+        if node.id in values:  # the network's input: the top's placeholder
+            continue
+        args = [values[i] for i in node.inputs]
+        if node.id in plan.modules:
+            children[node.name] = plan.modules[node.id]
+            values[node.id] = _call_module(graph, node.name, tuple(args))
+            calls.append((values[node.id], tuple(args)))
+        else:
+            result = node.layer.torch_function(*(fx.Proxy(a, tracer) for a in args))
+            values[node.id] = result.node  # a proxy: torch_function only calls torch on its inputs
+        for fx_node in reversed(graph.nodes):  # the nodes this layer added, newest first
+            if "archlang" in fx_node.meta:
+                break
+            fx_node.meta["archlang"] = node
+    outs = plan.outputs(scope)
+    graph.output(values[outs[0]] if len(outs) == 1 else tuple(values[o] for o in outs))
+    if in_place:
+        add_in_place(graph)
+    holder = nn.Module()
+    for name, child in children.items():
+        holder.add_module(name, child)
+    module = Scope(holder, graph, class_name=title)
+    module._modules = type(module._modules)((name, module._modules[name]) for name in children)
+    module._scope_chain = _is_chain(graph, calls)
+    return module
+
+
+def _call_module(graph: fx.Graph, name: str, args: tuple) -> fx.Node:
+    # fx names the value after the module: never `self`, which the generated forward needs.
+    return graph.create_node("call_module", name, args, name=name + "_" if name == "self" else None)
+
+
+def _is_chain(graph: fx.Graph, calls: list) -> bool:
+    """Every node a module call, each reading the previous value alone, the last one the output."""
+    nodes = [n for n in graph.nodes if n.op not in ("placeholder", "output")]
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != 1 or len(nodes) != len(calls) or not calls:
+        return False
+    previous = placeholders[0]
+    for call, args in calls:
+        if args != (previous,) or len(previous.users) != 1:
+            return False
+        previous = call
+    return graph.output_node().args[0] is previous
 
 
 # Layers whose output is a new tensor that their backward does not read: an activation
@@ -99,12 +275,14 @@ def module_tree(net) -> tuple[Container, dict[int, nn.Module]]:
 _FRESH_OUTPUT = frozenset({"conv", "bn", "fc", "add", "concat"})
 
 
-def activate_in_place(net, modules: dict[int, nn.Module]) -> None:
+def activate_in_place(net, modules: dict[int, nn.Module], owner: dict[int, object] | None = None) -> None:
     """Make ReLU (and ReLU6) in place where nothing else reads its input, as torchvision
     writes them: the same values without a new tensor per activation, which in an eval
     forward on the CPU was some 10% of ResNet-50's time (allocating and touching fresh pages).
     Only after a layer in _FRESH_OUTPUT whose output feeds this activation alone, so no
-    other reader, no saved tensor of autograd and never the network's input is changed."""
+    other reader, no saved tensor of autograd and never the network's input is changed;
+    and (given `owner`, node id -> its scope module) only when that layer is inside the
+    activation's own scope, so that calling a scope alone never overwrites its argument."""
     readers: dict[int, int] = {}
     for node in net.layers:
         for i in node.inputs:
@@ -113,15 +291,25 @@ def activate_in_place(net, modules: dict[int, nn.Module]) -> None:
         module = modules.get(node.id)
         if type(module) in (nn.ReLU, nn.ReLU6) and len(node.inputs) == 1:
             source = net.nodes[node.inputs[0]]
-            if readers[source.id] == 1 and source.type in _FRESH_OUTPUT and source.id != net.output:
+            if readers[source.id] == 1 and source.type in _FRESH_OUTPUT and source.id != net.output \
+                    and (owner is None or _within(source.scope, owner[node.id])):
                 module.inplace = True
+
+
+def _within(scope, ancestor) -> bool:
+    while scope is not None:
+        if scope is ancestor:
+            return True
+        scope = scope.parent
+    return False
 
 
 def add_in_place(graph: fx.Graph) -> None:
     """A sum `a + b` becomes `a.add_(b)`, torchvision's `out += identity`, where `a` (or `b`:
     addition commutes, bit for bit) is a tensor that only this sum reads, made by a layer in
-    _FRESH_OUTPUT (ResNet's main branch ends in bn): the same values without a new tensor
-    per block, the rest of the eval-forward gap to torchvision after the in-place ReLUs."""
+    _FRESH_OUTPUT (ResNet's main branch ends in bn) or a sub-scope whose output such a layer
+    makes: the same values without a new tensor per block, the rest of the eval-forward gap
+    to torchvision after the in-place ReLUs."""
     for node in list(graph.nodes):
         if node.op != "call_function" or node.target is not torch.add or len(node.args) != 2 or node.kwargs:
             continue
@@ -136,56 +324,11 @@ def add_in_place(graph: fx.Graph) -> None:
 
 
 def _overwritable(value) -> bool:
-    node = value.meta.get("archlang") if isinstance(value, fx.Node) and value.op != "placeholder" else None
+    # Not an argument of the scope, nor an item of a sub-scope's tuple (which may alias another).
+    if not isinstance(value, fx.Node) or value.op == "placeholder" or value.target is operator.getitem:
+        return False
+    node = value.meta.get("archlang")
     return node is not None and node.type in _FRESH_OUTPUT and len(value.users) == 1
-
-
-def _named_scopes(scope) -> list:
-    """The scopes that give a node its path, outermost first (repeats and plain groups add no name)."""
-    chain = []
-    while scope is not None and scope.kind != "network":
-        if not scope.transparent:
-            chain.append(scope)
-        scope = scope.parent
-    return chain[::-1]
-
-
-@functools.cache
-def _taken_names(top: bool) -> frozenset[str]:
-    # A module name must not hide an attribute: `forward` or `training` of every module,
-    # and `graph` or `code` of the GraphModule at the top.
-    sample = fx.GraphModule(nn.Module(), fx.Graph()) if top else Container("")
-    return frozenset(dir(sample))
-
-
-def _attach(net, parent: nn.Module, name: str, module: nn.Module, span, top: bool) -> None:
-    if keyword.iskeyword(name) or name in _taken_names(top):
-        what = "a Python keyword" if keyword.iskeyword(name) else "an attribute of the module that holds it"
-        raise ArchError("E703", f"the name `{name}` cannot name a PyTorch module: it is {what}", span,
-                        hint=f"choose another label, like `{name}_`", sources=net.sources)
-    parent.add_module(name, module)
-
-
-def forward_graph(net, modules: dict[int, nn.Module]) -> fx.Graph:
-    """The forward as an fx graph over the node order; fx nodes keep their archlang
-    node in `meta["archlang"]` (the readable-source backend names values by it)."""
-    graph = fx.Graph()
-    tracer = GraphAppendingTracer(graph)
-    values = {0: graph.placeholder("x")}
-    values[0].meta["archlang"] = net.nodes[0]
-    for node in net.layers:
-        args = [values[i] for i in node.inputs]
-        if node.id in modules:
-            values[node.id] = graph.call_module(node.path, tuple(args))
-        else:
-            result = node.layer.torch_function(*(fx.Proxy(a, tracer) for a in args))
-            values[node.id] = result.node  # a proxy: torch_function only calls torch on its inputs
-        for fx_node in reversed(graph.nodes):  # the nodes this layer added, newest first
-            if "archlang" in fx_node.meta:
-                break
-            fx_node.meta["archlang"] = node
-    graph.output(values[net.output])
-    return graph
 
 
 # ---- refusing models that cannot be built

@@ -2,8 +2,8 @@
 
 Layer and scope names become PyTorch module attributes (`model.layer1.conv1`). A Python
 keyword cannot be written as an attribute in forward code; a name that an `nn.Module` (or the
-`torch.fx.GraphModule` at the top) already has would hide that attribute (`forward`,
-`training`, `graph`); and names starting with `__` are Python's (mangled inside classes) and
+`torch.fx.GraphModule` every scope is, with the flags archlang's scopes keep) already has
+would hide that attribute (`forward`, `training`, `graph`, `_scope_chain`); and names starting with `__` are Python's (mangled inside classes) and
 torch's (its compiler adds such attributes at run time). Refusing them here lets
 `archlang check` say so without importing torch; tests/test_hostile_source.py keeps the list
 a superset of what the installed torch has.
@@ -23,8 +23,9 @@ MODULE_ATTRIBUTES = frozenset({
     "_non_persistent_buffers_set", "_parameters", "_prologue_start", "_recompile_submodules",
     "_register_create_node_hook", "_register_deepcopy_hook", "_register_erase_node_hook",
     "_register_load_state_dict_pre_hook", "_register_replace_node_hook", "_register_state_dict_hook",
-    "_replace_hooks", "_replicate_for_data_parallel", "_save_to_state_dict", "_set_replace_hook", "_slow_forward",
-    "_state_dict_hooks", "_state_dict_pre_hooks", "_tracer_cls", "_tracer_extras", "_unregister_create_node_hook",
+    "_replace_hooks", "_replicate_for_data_parallel", "_save_to_state_dict", "_scope_call",
+    "_scope_chain", "_set_replace_hook", "_slow_forward", "_state_dict_hooks", "_state_dict_pre_hooks",
+    "_tracer_cls", "_tracer_extras", "_unregister_create_node_hook",
     "_unregister_deepcopy_hook", "_unregister_erase_node_hook", "_unregister_replace_node_hook", "_version",
     "_wrapped_call", "_wrapped_call_impl", "add_module", "add_submodule", "apply", "bfloat16", "buffers",
     "call_super_init", "children", "code", "compile", "cpu", "cuda", "delete_all_unused_submodules",
