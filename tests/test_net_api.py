@@ -62,7 +62,7 @@ def test_resnet50_depth_2_is_a_short_table(resnet50):
     assert paths[5:8] == ["layer1", "layer1.bottleneck1", "layer1.bottleneck2:bottleneck3"]
     assert "layer3.bottleneck2:bottleneck6" in paths
     fold = next(e for _, e, _ in rows if e.path == "layer3.bottleneck2:bottleneck6")
-    assert fold.kind == "fold" and len(fold.units) == 5 and fold.description == "bottleneck(256, 1) ×5"
+    assert fold.kind == "fold" and len(fold.units) == 5 and fold.description == "bottleneck(256, 1, 1) ×5"
     # an open scope's row is the sum of its contents
     for level, e, is_open in rows:
         if is_open:
