@@ -93,6 +93,15 @@ def test_predict_reports_unreadable_and_missing_images_and_goes_on(digits_run, t
     assert out.count("\n") == 1 and "Traceback" not in err
 
 
+def test_predict_refuses_a_decompression_bomb_before_decoding_it(digits_run, tmp_path, capsys):
+    from PIL import Image
+    bomb = tmp_path / "bomb.png"  # a few KB that declare 10,000 × 10,000 pixels
+    Image.new("L", (10_000, 10_000)).save(bomb, optimize=True)
+    assert bomb.stat().st_size < 200_000
+    code, out, err = cli(capsys, "predict", digits_run, bomb)
+    assert code == 1 and f"error: refusing image {bomb}" in err and "Traceback" not in err
+
+
 def test_predict_shows_a_progress_bar_for_a_folder(digits_run, tmp_path):
     from archlang.train.predict import add_predict_parser, run_predict
 

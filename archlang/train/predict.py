@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,13 +79,19 @@ class Predictor:
 
         _, height, width = self.input_shape
         try:
-            with Image.open(path) as img:
-                img = img.convert(self.read_mode)
-                if self.pil_resize:
-                    img = img.resize((width, height), Image.BILINEAR)
-                pixels = np.asarray(img, dtype=np.uint8)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-            raise TrainError(f"cannot read image {path}: {exc}") from exc
+            with warnings.catch_warnings():
+                # a small file can declare a picture of gigabytes: refused from Pillow's warning on,
+                # as training's folder reader does
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as img:
+                    img = img.convert(self.read_mode)
+                    if self.pil_resize:
+                        img = img.resize((width, height), Image.BILINEAR)
+                    pixels = np.asarray(img, dtype=np.uint8)
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise TrainError(f"refusing image {path}: {exc}") from None
+        except Exception as exc:  # Pillow's decoders raise many types for damaged files
+            raise TrainError(f"cannot read image {path}: {exc}") from None
         pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
         return torch.from_numpy(pixels.copy()).permute(2, 0, 1).unsqueeze(0)
 
