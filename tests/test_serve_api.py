@@ -163,7 +163,9 @@ def test_exports(scratch, fmt):
         assert archlang.load(data.decode()).params == net.params
     else:
         tree = ast.parse(data.decode())
-        assert [c.name for c in tree.body if isinstance(c, ast.ClassDef)] == ["ResNet50"]
+        classes = [c.name for c in tree.body if isinstance(c, ast.ClassDef)]
+        assert classes[-1] == "ResNet50" and len(set(classes)) == len(classes)  # scope classes first, the network last
+        assert {"stage", "bottleneck"} <= {name.lower() for name in classes}
 
 
 def test_saving_is_atomic_keeps_the_mode_and_refuses_a_stale_version(edited):
