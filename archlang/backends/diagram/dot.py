@@ -16,6 +16,7 @@ from archlang.backends.diagram.style import (FONT, FONT_SIZE, MERGE_SYMBOLS, SMA
 from archlang.backends.diagram.labels import legend_line
 from archlang.backends.diagram.view import Box, Cluster, View
 
+# nslimit 4: at 2 the x-placement of deeply nested clusters stops short of straight chains
 EFFORT = {"nslimit": "4", "nslimit1": "2", "mclimit": "0.6"}
 # The fallback when a layout times out: no clusters, straight edges, little search.
 CHEAP = {"nslimit": "0.5", "nslimit1": "0.5", "mclimit": "0.05", "remincross": "false", "searchsize": "10",
