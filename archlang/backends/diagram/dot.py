@@ -22,7 +22,8 @@ EFFORT = {"nslimit": "4", "nslimit1": "2", "mclimit": "0.6"}
 CHEAP = {"nslimit": "0.5", "nslimit1": "0.5", "mclimit": "0.05", "remincross": "false", "searchsize": "10",
          "splines": "line"}
 WRAP_AT = 44  # characters of a block call per line
-MAIN_WEIGHT, SKIP_WEIGHT = 4, 1  # heavier main-path edges keep the main path straight
+MAIN_WEIGHT, SKIP_WEIGHT = 8, 1  # heavier main-path edges keep the main path straight, also where it
+# passes into nested clusters beside a long skip (at 4 the skip pulled a U-Net level sideways)
 
 
 def to_dot(view: View, title: str, cheap: bool = False) -> str:
