@@ -189,22 +189,42 @@ def _branch_order(members: dict, cluster: str | None, indent: str) -> list[str]:
     return out
 
 
-def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: str, groups: dict) -> list[str]:
+def _leading_branch(members: dict, cluster: str, first: Box) -> Cluster | None:
+    """The first of side by side branches that the cluster starts with, if it does."""
+    items = members[cluster]
+    for k, m in enumerate(items):
+        if isinstance(m, Cluster) and m.kind == "branch" and _first_box(members, m.id) is first:
+            neighbours = items[k - 1:k] + items[k + 1:k + 2]
+            if any(isinstance(n, Cluster) and n.kind == "branch" for n in neighbours):
+                return m
+    return None
+
+
+def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: str, groups: dict,
+                 hosted: dict | None = None) -> list[str]:
+    hosted = {} if hosted is None else hosted
     out = _branch_order(members, cluster, indent) if groups else []
     for m in _reversed_branches(members[cluster]):
         if isinstance(m, Cluster):
             attrs, title_attrs = _cluster_graph_attrs(m, theme)
             out.append(f"{indent}subgraph cluster_{m.id} {{")
             out.append(f"{indent}  graph [{_attrs(attrs)}];")
-            out += _scope_lines(view, m.id, members, theme, indent + "  ", groups)
             first = _first_box(members, m.id)
+            title_lines = []
             if first is not None and _titled(m):  # the title stands beside the first box, where no edge runs
                 title = f"t{m.id}"
-                out.append(f"{indent}  {title} [{_attrs(title_attrs)}];")
                 # nested clusters that start with the same box: their titles in a row, outermost left
                 anchor = _title_anchor(members, m.id, first)
-                out.append(f"{indent}  {{ rank=same; {title}; {anchor}; }}")
-                out.append(f"{indent}  {title} -> {anchor} [style=invis];")
+                title_lines = [f"{title} [{_attrs(title_attrs)}];", f"{{ rank=same; {title}; {anchor}; }}",
+                               f"{title} -> {anchor} [style=invis];"]
+                # a cluster that starts with side by side branches: its title declared inside the first
+                # of them, else `dot` may order those branches around the title against the spec
+                host = _leading_branch(members, m.id, first) if groups else None
+                if host is not None:
+                    hosted[host.id] = title_lines
+                    title_lines = []
+            out += _scope_lines(view, m.id, members, theme, indent + "  ", groups, hosted)
+            out += [f"{indent}  {line}" for line in title_lines + hosted.pop(m.id, [])]
             out.append(f"{indent}}}")
         else:
             attrs = box_attrs(m, theme)
