@@ -16,12 +16,14 @@ from archlang.backends.diagram.style import (FONT, FONT_SIZE, MERGE_SYMBOLS, SMA
 from archlang.backends.diagram.labels import legend_line
 from archlang.backends.diagram.view import Box, Cluster, View
 
-EFFORT = {"nslimit": "2", "nslimit1": "2", "mclimit": "0.6"}
+# nslimit 4: at 2 the x-placement of deeply nested clusters stops short of straight chains
+EFFORT = {"nslimit": "4", "nslimit1": "2", "mclimit": "0.6"}
 # The fallback when a layout times out: no clusters, straight edges, little search.
 CHEAP = {"nslimit": "0.5", "nslimit1": "0.5", "mclimit": "0.05", "remincross": "false", "searchsize": "10",
          "splines": "line"}
 WRAP_AT = 44  # characters of a block call per line
-MAIN_WEIGHT, SKIP_WEIGHT = 4, 1  # heavier main-path edges keep the main path straight
+MAIN_WEIGHT, SKIP_WEIGHT = 8, 1  # heavier main-path edges keep the main path straight, also where it
+# passes into nested clusters beside a long skip (at 4 the skip pulled a U-Net level sideways)
 
 
 def to_dot(view: View, title: str, cheap: bool = False) -> str:
@@ -187,22 +189,42 @@ def _branch_order(members: dict, cluster: str | None, indent: str) -> list[str]:
     return out
 
 
-def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: str, groups: dict) -> list[str]:
+def _leading_branch(members: dict, cluster: str, first: Box) -> Cluster | None:
+    """The first of side by side branches that the cluster starts with, if it does."""
+    items = members[cluster]
+    for k, m in enumerate(items):
+        if isinstance(m, Cluster) and m.kind == "branch" and _first_box(members, m.id) is first:
+            neighbours = items[k - 1:k] + items[k + 1:k + 2]
+            if any(isinstance(n, Cluster) and n.kind == "branch" for n in neighbours):
+                return m
+    return None
+
+
+def _scope_lines(view: View, cluster: str | None, members: dict, theme, indent: str, groups: dict,
+                 hosted: dict | None = None) -> list[str]:
+    hosted = {} if hosted is None else hosted
     out = _branch_order(members, cluster, indent) if groups else []
     for m in _reversed_branches(members[cluster]):
         if isinstance(m, Cluster):
             attrs, title_attrs = _cluster_graph_attrs(m, theme)
             out.append(f"{indent}subgraph cluster_{m.id} {{")
             out.append(f"{indent}  graph [{_attrs(attrs)}];")
-            out += _scope_lines(view, m.id, members, theme, indent + "  ", groups)
             first = _first_box(members, m.id)
+            title_lines = []
             if first is not None and _titled(m):  # the title stands beside the first box, where no edge runs
                 title = f"t{m.id}"
-                out.append(f"{indent}  {title} [{_attrs(title_attrs)}];")
                 # nested clusters that start with the same box: their titles in a row, outermost left
                 anchor = _title_anchor(members, m.id, first)
-                out.append(f"{indent}  {{ rank=same; {title}; {anchor}; }}")
-                out.append(f"{indent}  {title} -> {anchor} [style=invis];")
+                title_lines = [f"{title} [{_attrs(title_attrs)}];", f"{{ rank=same; {title}; {anchor}; }}",
+                               f"{title} -> {anchor} [style=invis];"]
+                # a cluster that starts with side by side branches: its title declared inside the first
+                # of them, else `dot` may order those branches around the title against the spec
+                host = _leading_branch(members, m.id, first) if groups else None
+                if host is not None:
+                    hosted[host.id] = title_lines
+                    title_lines = []
+            out += _scope_lines(view, m.id, members, theme, indent + "  ", groups, hosted)
+            out += [f"{indent}  {line}" for line in title_lines + hosted.pop(m.id, [])]
             out.append(f"{indent}}}")
         else:
             attrs = box_attrs(m, theme)
