@@ -1,4 +1,4 @@
-"""6. GPU, when one is at hand: the runtime comparison of section 4 on CUDA, and training
+"""8. GPU, when one is at hand: the runtime comparison of section 4 on CUDA, and training
 throughput (images per second through SGD steps) of the compiled spec against
 torchvision's model. Without CUDA the section says so and measures nothing.
 """
@@ -11,7 +11,7 @@ from benchlib import Config, Goal, Sample, Section, interleaved, median, ratio, 
 from sec_runtime import HEADERS, MODELS, TOLERANCE, models, measure
 
 KEY = "gpu"
-TITLE = "6. GPU: runtime and training throughput on CUDA"
+TITLE = "8. GPU: runtime and training throughput on CUDA"
 
 
 def run(cfg: Config) -> Section:

@@ -1,4 +1,4 @@
-"""7. The playground (`archlang serve`): from a keystroke to the updated diagram and
+"""6. The playground (`archlang serve`): from a keystroke to the updated diagram and
 table, measured in the browser, and the server's own time per update; the start-up
 to the first page.
 
@@ -30,7 +30,7 @@ from benchlib import ROOT, BenchError, Config, Goal, Section, child_env, median,
 from sec_summary import archlang_command
 
 KEY = "serve"
-TITLE = "7. Playground: keystroke to updated diagram and table (`archlang serve`)"
+TITLE = "6. Playground: keystroke to updated diagram and table (`archlang serve`)"
 GOALS = {"resnet50": 150.0, "densenet201": 300.0}  # ms, median, keystroke to updated diagram and table
 START_GOAL = 1.0  # seconds to the first page
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
