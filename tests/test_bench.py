@@ -34,7 +34,7 @@ def test_quick_run_writes_results(tmp_path):
     done = bench("--only", "summary,scaling", "--only", "construction,gpu", "--results", str(results))
     text = results.read_text()
     assert "machine:" in text and "torch " in text
-    for title in ("## 1. Analysis", "## 2. Scaling", "## 3. Construction", "## 6. GPU"):
+    for title in ("## 1. Analysis", "## 2. Scaling", "## 3. Construction", "## 8. GPU"):
         assert title in text, title
         assert title[3:] in done.stdout  # printed as it is measured
     assert "| resnet50 |" in text  # the summary-vs-torchinfo pair
