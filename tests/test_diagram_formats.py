@@ -171,6 +171,58 @@ def test_feature_maps_say_which_part_of_a_branching_network_they_draw(capsys):
     assert len(skips) == 8 and skips[0] == [2, 4] and all(a < b for a, b in skips)
 
 
+def test_feature_maps_stack_the_branches_of_a_concatenation():
+    fm = archlang.load(SPECS / "googlenet.arch").render(style="feature-maps")
+    joined = [m for m in fm.to_dict()["maps"] if m["family"] == "merge"]
+    # each inception block's output: its four branches' channels, in the spec's order, named by the block
+    assert len(joined) == 9 and all(sum(m["parts"]) == m["shape"][0] for m in joined)
+    assert (joined[0]["parts"], joined[0]["op"], joined[0]["caption"]) == ([64, 128, 32, 32], "concat 64+128+32+32",
+                                                                           "inception3a")
+    assert "one slice each" in fm.notes[0]
+    # the slices: one front face per branch, side by side across the map's thickness
+    box = next(b for b in _boxes(fm) if b.map.caption() == "inception3a")
+    fronts = [s[1] for s in fm.canvas().shapes if s[0] == "poly" and len(s[1]) == 4 and s[1][0][1] == round(box.y, 1)
+              and s[1][2][1] == round(box.y + box.h, 1) and box.x - 0.1 <= s[1][0][0] < s[1][1][0] <= box.x + box.t + 0.1]
+    assert len(fronts) == 4 and [f[0][0] for f in fronts] == sorted(f[0][0] for f in fronts)
+    # an add keeps one map and no slices
+    assert not any("parts" in m for m in archlang.load(SPECS / "resnet18.arch").render(style="feature-maps").to_dict()["maps"])
+
+
+def _boxes(fm):
+    from archlang.backends.diagram import fmdraw
+
+    seen = []
+    real = fmdraw._Box.__init__
+
+    def spy(self, m, tops):
+        real(self, m, tops)
+        seen.append(self)
+
+    fmdraw._Box.__init__ = spy
+    try:
+        fm._canvas = None
+        fm.canvas()
+    finally:
+        fmdraw._Box.__init__ = real
+    return seen
+
+
+def test_feature_maps_draw_every_skip_even_across_a_row_break():
+    fm = archlang.load(SPECS / "resnet50.arch").render(style="feature-maps")
+    boxes, theme = _boxes(fm), fm.theme
+    crossing = [(a, b) for a, b in fm.skips if boxes[a].row != boxes[b].row]
+    assert crossing and len(fm.skips) == 16
+    arcs = [s for s in fm.canvas().shapes if s[0] == "line" and s[3] == theme.highlight]
+    # each arc: 20 segments; one that crosses a row break is two halves (leaving, entering) and one arrowhead
+    assert len(arcs) == 20 * len(fm.skips) + 20 * len(crossing) + 2 * len(fm.skips)
+    for a, b in crossing:  # the half that enters b's row starts at the page's left margin and ends on b
+        top = (round(boxes[b].x + boxes[b].span / 2, 1), round(boxes[b].y + boxes[b].dy, 1))
+        assert any(s[2] == top for s in arcs) and any(s[1][0] == 20.0 and abs(s[1][1] - top[1]) < 200 for s in arcs)
+    # both halves of a crossing skip bear one letter: at the row's right end and at the next row's left margin
+    marks = [s[3] for s in fm.canvas().shapes if s[0] == "text" and s[4] == theme.highlight]
+    assert sorted(marks) == sorted([chr(ord("a") + k) for k in range(len(crossing))] * 2)
+
+
 def test_feature_maps_fold_repeated_convolutions_and_fit_a_page():
     fm = archlang.load(SPECS / "vgg16.arch").render(style="feature-maps")
     maps = fm.to_dict()["maps"]
@@ -212,3 +264,17 @@ def test_the_gallery_draws_every_spec(tmp_path):
     assert "## lenet5" in text and "![lenet5](img/gallery/lenet5.svg)" in text
     assert "img/gallery/pattern-feature-maps.svg" in text  # a chain: its feature maps too
     assert (tmp_path / "img" / "gallery" / "lenet5.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_the_gallery_draws_feature_maps_where_they_read_well():
+    from archlang.backends.diagram.docs import _feature_maps_read_well
+    from archlang.backends.diagram.skips import SIDE_MERGES, merges
+
+    def reads_well(name):
+        net = archlang.load(SPECS / f"{name}.arch")
+        return _feature_maps_read_well(net, merges(net), SIDE_MERGES)
+
+    # a chain, skips as arcs, an Inception network's few concatenations as stacked slices
+    assert reads_well("vgg11") and reads_well("resnet18") and reads_well("googlenet")
+    # not: DenseNet's 58 concatenations, nor U-Net, whose recursion gives every map its outermost name
+    assert not reads_well("densenet121") and not reads_well("unet")

@@ -2,7 +2,7 @@
 
 Draws the overview of LeNet-5, VGG-16 and ResNet-50 (SVG, light theme) and
 LeNet-5's feature maps; then `docs/gallery.md`: the overview of every spec
-in `specs/` (and its feature maps for chains and residual networks) into
+in `specs/` (and its feature maps for chains, residual and Inception-style networks) into
 `docs/img/gallery/`, and for ResNet-50 and GoogLeNet the same torchvision
 network drawn by torchview (a benchmark-only dependency: `pip install
 '.[bench]'`) beside ours. `make docs` runs it. Graphviz's `dot` is needed.
@@ -49,6 +49,15 @@ def main(argv: list[str] | None = None) -> int:
 TORCHVIEW = {"resnet50": ("resnet50", {}), "googlenet": ("googlenet", {"aux_logits": False, "init_weights": False})}
 
 
+def _feature_maps_read_well(net, joins, side_merges, most: int = 16) -> bool:
+    """A chain, skips (drawn as arcs) or a few concatenations of branches (drawn as stacked slices),
+    in a network that does not call itself (a recursive network's maps all bear its outermost name)."""
+    kinds = [node.type for node, _, _ in joins]
+    recursive = any(len(set(parts := node.path.split("."))) < len(parts) for node in net.nodes)
+    return (all(k in side_merges for k in kinds)
+            or (all(k in side_merges or k == "concat" for k in kinds) and len(kinds) <= most and not recursive))
+
+
 def gallery(specs: Path, out: Path, page: Path) -> Path:
     """Every spec's overview (and feature maps for chains) as SVG, listed in a Markdown page."""
     from archlang.backends.diagram.skips import SIDE_MERGES, merges
@@ -58,8 +67,9 @@ def gallery(specs: Path, out: Path, page: Path) -> Path:
     lines = ["# Gallery", "",
              "Every spec in `specs/`, drawn by `make docs` with `archlang render SPEC` (the overview: repeated",
              "units fold, and each kind of unit is drawn once, opened, in the panel beside the chain) and, for",
-             "chains and residual networks, `--style feature-maps` (skip connections as arcs over the maps",
-             "they bypass). Labels are in the paper style",
+             "chains, residual and Inception-style networks, `--style feature-maps` (skip connections as arcs",
+             "over the maps they bypass, a concatenation as the stack of its branches' maps). Labels are in the",
+             "paper style",
              "(`--labels spec` writes the spec's own text).", ""]
     for spec in sorted(specs.glob("*.arch")):
         net = archlang.load(spec)
@@ -67,7 +77,7 @@ def gallery(specs: Path, out: Path, page: Path) -> Path:
         net.render().save(out / f"{name}.svg")
         lines += [f"## {name}", "", f"`archlang render specs/{spec.name}` — {net.name}, "
                   f"{len(net.nodes)} layers", "", f"![{name}]({rel}/{name}.svg)", ""]
-        if all(node.type in SIDE_MERGES for node, _, _ in merges(net)):  # a chain, or skips drawn as arcs
+        if _feature_maps_read_well(net, merges(net), SIDE_MERGES):
             net.render(style="feature-maps").save(out / f"{name}-feature-maps.svg")
             lines += [f"![{name}, feature maps]({rel}/{name}-feature-maps.svg)", ""]
         if name in TORCHVIEW:

@@ -4,7 +4,9 @@ labelled C×H×W, with each convolution's or pooling's kernel drawn on the
 map it reads. Plain SVG written here (png/pdf through matplotlib).
 
 It is meant for chains. A branching network is drawn along its main path
-(at every merge, the branch with the most layers), and the picture says so.
+(at every merge, the branch with the most layers), and the picture says so;
+a merge that adds arcs over the maps it bypasses, and a concatenation's map
+is drawn as the stack of its branches' maps, one slice each.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class FeatureMap:
         """What made the map, by a name a reader finds: `conv1`, or `layer2.basic1` inside a block;
         a fold names its first and last maker (`conv3 … conv4`)."""
         first = _name(self.maker)
+        if self.parts:  # a concatenation ends the block it closes: name the block (`inception3a`)
+            scope = self.maker.path.split(".")[:-1]
+            return ".".join(scope[:2]) if scope else first
         if self.count == 1:
             return first
         return f"{first} … {_name(self.layers[(self.count - 1) * self.per_map])}"
@@ -53,7 +58,20 @@ class FeatureMap:
             kh, kw, sh, sw = window
             text += f" {kh}×{kw}" + (_step(sh) if sh == sw else f" /{sh}×{sw}")
         rest = [n.layer.name for n in self.layers[1:self.per_map] if n.layer.family != "shape"]
+        if self.parts:
+            text += " " + "+".join(str(c) for c in self.parts)
         return text + "".join(f" + {r}" for r in rest)
+
+    @property
+    def parts(self) -> list[int]:
+        """The channels each input brings to a map made by joining maps along the channels (a
+        concatenation of branches), in input order; empty for every other map."""
+        node = self.maker
+        ins = node.in_shapes if node.layer.family == "merge" else []
+        if (len(ins) > 1 and len(self.shape) == 3 and all(len(s) == 3 and tuple(s[1:]) == self.shape[1:] for s in ins)
+                and sum(s[0] for s in ins) == self.shape[0]):
+            return [s[0] for s in ins]
+        return []
 
     @property
     def per_map(self) -> int:
@@ -141,6 +159,8 @@ class FeatureMaps(Picture):
         if merged:
             note = (f"{net.name} branches: this picture draws its main path only (the branch with the most "
                     f"layers at each of its {merged} merges), {len(chain)} of {len(net.nodes)} layers")
+            if any(m.parts for m in self.maps):
+                note += "; a concatenation's map is the stack of its branches' maps, one slice each"
             self.notes.append(note)
             print(f"archlang: note: {note}", file=sys.stderr)
         self._canvas: Canvas | None = None
@@ -160,7 +180,8 @@ class FeatureMaps(Picture):
     def to_dict(self) -> dict:
         return {"network": self.net.name, "options": self.options.to_dict(), "notes": self.notes,
                 "maps": [{"layers": [n.path for n in m.layers], "shape": list(m.shape), "op": m.op_text(),
-                          "family": m.maker.layer.family, "caption": m.caption(), "count": m.count}
+                          "family": m.maker.layer.family, "caption": m.caption(), "count": m.count,
+                          **({"parts": m.parts} if m.parts else {})}
                          for m in self.maps], "skips": [list(a) for a in self.skips]}
 
     def data(self, fmt: str) -> bytes:

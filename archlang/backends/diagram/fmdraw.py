@@ -102,23 +102,51 @@ def draw(maps, theme, title: str, notes: list[str], skips=()) -> Canvas:
         cy = base + TOP + band + 22 + above
         canvas.text(centre, cy + below + 20, fmt_shape(b.map.shape), theme.text, LABEL)
         canvas.text(centre, cy + below + 35, b.map.caption(), theme.muted, SMALL)
+    ends = {}  # each row's right end: a skip that leaves its row runs off there, and enters the next at the left
+    for b in boxes:
+        ends[b.row] = max(ends.get(b.row, 0.0), b.x + b.span + 12)
+    crossed: dict[int, int] = {}
+    marks: list[str] = []
     for a, b in skips:
-        if boxes[a].row == boxes[b].row:
-            _arc(canvas, boxes[a], boxes[b], boxes[a].row * row_height + TOP + 26, theme)
+        ra, rb = boxes[a].row, boxes[b].row
+        start, end = _top(boxes[a]), _top(boxes[b])
+        if ra == rb:
+            _arc(canvas, start, end, ra * row_height + TOP + 26, theme)
+        else:  # each skip that crosses a row break runs at its own height, so that two are not one line
+            level = -12.0 * (crossed.setdefault(ra, 0) % 2)
+            crossed[ra] += 1
+            peak_a, peak_b = ra * row_height + TOP + 26 - level, rb * row_height + TOP + 26 - level
+            _arc(canvas, start, (ends[ra], peak_a), peak_a, theme, arrow=False, ctrl=(start[0], peak_a))
+            _arc(canvas, (20.0, peak_b), end, peak_b, theme, ctrl=(end[0], peak_b))
+            mark = _mark(len(marks))  # the two halves bear one letter, as a connector leaving a page does
+            marks.append(mark)
+            canvas.text(ends[ra] + 3, peak_a + 3, mark, theme.highlight, SMALL, anchor="start", bold=True)
+            canvas.text(8.0, peak_b + 3, mark, theme.highlight, SMALL, anchor="start", bold=True)
     for i, note in enumerate(notes):
         canvas.text(24, (row + 1) * row_height + 6 + 16 * i, note, theme.muted, SMALL, anchor="start")
     return canvas
 
 
-def _arc(canvas: Canvas, a: _Box, b: _Box, peak: float, theme) -> None:
-    """A skip connection: a curve from the top of map `a` over the maps between to the top of `b`."""
-    start = (a.x + a.span / 2, a.y + a.dy)
-    end = (b.x + b.span / 2, b.y + b.dy)
-    ctrl = ((start[0] + end[0]) / 2, 2 * peak - (start[1] + end[1]) / 2)
+def _mark(k: int) -> str:
+    """a, b, …, z, then aa, ab, …: the letters naming the skips that cross a row break."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return letters[k] if k < 26 else _mark(k // 26 - 1) + letters[k % 26]
+
+
+def _top(b: _Box) -> tuple[float, float]:
+    return (b.x + b.span / 2, b.y + b.dy)
+
+
+def _arc(canvas: Canvas, start, end, peak: float, theme, arrow: bool = True, ctrl=None) -> None:
+    """A skip connection: a curve from the top of one map over the maps between to the top of another
+    (rising to `peak` midway), or, given `ctrl`, the half of one that leaves or enters a row."""
+    ctrl = ctrl or ((start[0] + end[0]) / 2, 2 * peak - (start[1] + end[1]) / 2)
     points = [tuple((1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t * t * p2 for p0, p1, p2 in zip(start, ctrl, end))
               for t in (k / 20 for k in range(21))]
     for p, q in zip(points, points[1:]):
         canvas.line(p, q, theme.highlight, 1.2)
+    if not arrow:
+        return
     canvas.line((end[0] - 3, end[1] - 5), end, theme.highlight, 1.2)
     canvas.line((end[0] + 3, end[1] - 5), end, theme.highlight, 1.2)
 
@@ -127,10 +155,18 @@ def _cuboid(canvas: Canvas, b: _Box, theme) -> None:
     fill, border = theme.colours(b.map.maker.layer.family)
     x, y, t, h, dx, dy = b.x, b.y, b.t, b.h, b.dx, b.dy
     light, dark = ("#ffffff", "#000000") if theme.name == "light" else ("#000000", "#ffffff")
-    canvas.poly([(x, y), (x + t, y), (x + t + dx, y + dy), (x + dx, y + dy)], _mix(fill, light, 0.35), border)
     canvas.poly([(x + t, y), (x + t + dx, y + dy), (x + t + dx, y + h + dy), (x + t, y + h)],
                 _mix(fill, dark, 0.1), border)
-    canvas.poly([(x, y), (x + t, y), (x + t, y + h), (x, y + h)], fill, border)
+    # a concatenation: one slice per branch, as thick as its share of the channels (a thin one still shows)
+    parts = b.map.parts or [1]
+    shares = [max(c, sum(parts) * 0.08) for c in parts]
+    x0 = x
+    for i, share in enumerate(shares):
+        w = t * share / sum(shares)
+        face = fill if i % 2 == 0 else _mix(fill, dark, 0.2)
+        canvas.poly([(x0, y), (x0 + w, y), (x0 + w + dx, y + dy), (x0 + dx, y + dy)], _mix(face, light, 0.35), border)
+        canvas.poly([(x0, y), (x0 + w, y), (x0 + w, y + h), (x0, y + h)], face, border)
+        x0 += w
 
 
 def _link(canvas: Canvas, prev: _Box, nxt: _Box, theme, op_y: float) -> None:
