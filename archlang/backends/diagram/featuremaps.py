@@ -5,8 +5,8 @@ map it reads. Plain SVG written here (png/pdf through matplotlib).
 
 It is meant for chains. A branching network is drawn along its main path
 (at every merge, the branch with the most layers), and the picture says so;
-a merge that adds arcs over the maps it bypasses, and a concatenation's map
-is drawn as the stack of its branches' maps, one slice each.
+a residual addition is drawn as an arc over the maps it bypasses, and a
+concatenation's map as the stack of its branches' maps, one slice each.
 """
 
 from __future__ import annotations
