@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from . import checkpoint as ckpt
@@ -31,7 +29,7 @@ from .config import DEVICES, TrainError
 from .data import Adapter, Normalization
 from .distributed import DistInfo, select_device
 from .progress import Reporter
-from .sources import IMAGE_SUFFIXES
+from .sources import IMAGE_SUFFIXES, read_image
 
 PREDICT_BATCH = 64
 PREDICT_HELP = "classify images with a trained network (a run directory or its checkpoint)"
@@ -75,24 +73,9 @@ class Predictor:
 
     def load_image(self, path: Path) -> torch.Tensor:
         """One image as the source's raw batch of one (1×c×h×w uint8)."""
-        from PIL import Image
-
         _, height, width = self.input_shape
-        try:
-            with warnings.catch_warnings():
-                # a small file can declare a picture of gigabytes: refused from Pillow's warning on,
-                # as training's folder reader does
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(path) as img:
-                    img = img.convert(self.read_mode)
-                    if self.pil_resize:
-                        img = img.resize((width, height), Image.BILINEAR)
-                    pixels = np.asarray(img, dtype=np.uint8)
-        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise TrainError(f"refusing image {path}: {exc}") from None
-        except Exception as exc:  # Pillow's decoders raise many types for damaged files
-            raise TrainError(f"cannot read image {path}: {exc}") from None
-        pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
+        pixels = read_image(path, self.read_mode, (width, height) if self.pil_resize else None,
+                            unreadable="the file is damaged or not an image")
         return torch.from_numpy(pixels.copy()).permute(2, 0, 1).unsqueeze(0)
 
     def probabilities(self, raw: list[torch.Tensor]) -> torch.Tensor:

@@ -393,6 +393,14 @@ def _read_as(native: dict, mode: str, size: tuple[int, int]) -> list[str]:
 
 
 def _load_image(source: str, file: Path, mode: str, size: tuple[int, int], native: dict | None = None) -> np.ndarray:
+    return read_image(file, mode, size, f"{source}: ", native)
+
+
+def read_image(file: Path, mode: str, size: tuple[int, int] | None = None, where: str = "",
+               native: dict | None = None,
+               unreadable: str = "the file is damaged or not an image; remove it from the folder") -> np.ndarray:
+    """One image file as H×W×C uint8 in Pillow's `mode`, resized to `size` (width, height) when given;
+    `native` counts the files by their own mode and size. Errors start with `where` (the source)."""
     from PIL import Image
 
     try:
@@ -404,15 +412,17 @@ def _load_image(source: str, file: Path, mode: str, size: tuple[int, int], nativ
                 if native is not None:
                     key = ("L" if img.mode in ("L", "1", "LA", "I", "I;16", "F") else "RGB", img.size)
                     native[key] = native.get(key, 0) + 1
-                pixels = img.convert(mode).resize(size, Image.BILINEAR)
+                pixels = img.convert(mode)
+                if size is not None:
+                    pixels = pixels.resize(size, Image.BILINEAR)
+                pixels = np.asarray(pixels, dtype=np.uint8)
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise TrainError(f"{source}: refusing image {file}: {exc}",
+        raise TrainError(f"{where}refusing image {file}: {exc}",
                          "an image this large is refused before it is decoded; shrink it") from None
     except Exception as exc:  # Pillow's decoders raise many types for damaged files
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise TrainError(f"{source}: cannot read image {file}: {reason}",
-                         "the file is damaged or not an image; remove it from the folder") from None
-    return np.asarray(pixels, dtype=np.uint8).reshape(size[1], size[0], -1)
+        raise TrainError(f"{where}cannot read image {file}: {reason}", unreadable) from None
+    return pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
 
 
 def _chw(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
