@@ -268,11 +268,9 @@ def test_the_gallery_draws_every_spec(tmp_path):
 
 def test_the_gallery_draws_feature_maps_where_they_read_well():
     from archlang.backends.diagram.docs import _feature_maps_read_well
-    from archlang.backends.diagram.skips import SIDE_MERGES, merges
 
     def reads_well(name):
-        net = archlang.load(SPECS / f"{name}.arch")
-        return _feature_maps_read_well(net, merges(net), SIDE_MERGES)
+        return _feature_maps_read_well(archlang.load(SPECS / f"{name}.arch"))
 
     # a chain, skips as arcs, an Inception network's few concatenations as stacked slices
     assert reads_well("vgg11") and reads_well("resnet18") and reads_well("googlenet")

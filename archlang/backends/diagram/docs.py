@@ -49,19 +49,19 @@ def main(argv: list[str] | None = None) -> int:
 TORCHVIEW = {"resnet50": ("resnet50", {}), "googlenet": ("googlenet", {"aux_logits": False, "init_weights": False})}
 
 
-def _feature_maps_read_well(net, joins, side_merges, most: int = 16) -> bool:
+def _feature_maps_read_well(net, most: int = 16) -> bool:
     """A chain, skips (drawn as arcs) or a few concatenations of branches (drawn as stacked slices),
     in a network that does not call itself (a recursive network's maps all bear its outermost name)."""
-    kinds = [node.type for node, _, _ in joins]
+    from archlang.backends.diagram.skips import SIDE_MERGES, merges
+
+    kinds = [node.type for node, _, _ in merges(net)]
     recursive = any(len(set(parts := node.path.split("."))) < len(parts) for node in net.nodes)
-    return (all(k in side_merges for k in kinds)
-            or (all(k in side_merges or k == "concat" for k in kinds) and len(kinds) <= most and not recursive))
+    return (all(k in SIDE_MERGES for k in kinds)
+            or (all(k in SIDE_MERGES or k == "concat" for k in kinds) and len(kinds) <= most and not recursive))
 
 
 def gallery(specs: Path, out: Path, page: Path) -> Path:
-    """Every spec's overview (and feature maps for chains) as SVG, listed in a Markdown page."""
-    from archlang.backends.diagram.skips import SIDE_MERGES, merges
-
+    """Every spec's overview (and its feature maps where they read well) as SVG, listed in a Markdown page."""
     out.mkdir(parents=True, exist_ok=True)
     rel = Path("img") / "gallery" if page.parent == out.parent.parent else out
     lines = ["# Gallery", "",
@@ -77,7 +77,7 @@ def gallery(specs: Path, out: Path, page: Path) -> Path:
         net.render().save(out / f"{name}.svg")
         lines += [f"## {name}", "", f"`archlang render specs/{spec.name}` — {net.name}, "
                   f"{len(net.nodes)} layers", "", f"![{name}]({rel}/{name}.svg)", ""]
-        if _feature_maps_read_well(net, merges(net), SIDE_MERGES):
+        if _feature_maps_read_well(net):
             net.render(style="feature-maps").save(out / f"{name}-feature-maps.svg")
             lines += [f"![{name}, feature maps]({rel}/{name}-feature-maps.svg)", ""]
         if name in TORCHVIEW:
