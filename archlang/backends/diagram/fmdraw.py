@@ -105,21 +105,19 @@ def draw(maps, theme, title: str, notes: list[str], skips=()) -> Canvas:
     ends = {}  # each row's right end: a skip that leaves its row runs off there, and enters the next at the left
     for b in boxes:
         ends[b.row] = max(ends.get(b.row, 0.0), b.x + b.span + 12)
-    crossed: dict[int, int] = {}
-    marks: list[str] = []
+    crossed: dict[int, int] = {}  # skips leaving each row so far
     for a, b in skips:
         ra, rb = boxes[a].row, boxes[b].row
         start, end = _top(boxes[a]), _top(boxes[b])
         if ra == rb:
             _arc(canvas, start, end, ra * row_height + TOP + 26, theme)
         else:  # each skip that crosses a row break runs at its own height, so that two are not one line
-            level = -12.0 * (crossed.setdefault(ra, 0) % 2)
+            drop = 12.0 * (crossed.setdefault(ra, 0) % 2)
             crossed[ra] += 1
-            peak_a, peak_b = ra * row_height + TOP + 26 - level, rb * row_height + TOP + 26 - level
+            peak_a, peak_b = ra * row_height + TOP + 26 + drop, rb * row_height + TOP + 26 + drop
             _arc(canvas, start, (ends[ra], peak_a), peak_a, theme, arrow=False, ctrl=(start[0], peak_a))
             _arc(canvas, (20.0, peak_b), end, peak_b, theme, ctrl=(end[0], peak_b))
-            mark = _mark(len(marks))  # the two halves bear one letter, as a connector leaving a page does
-            marks.append(mark)
+            mark = _mark(sum(crossed.values()) - 1)  # both halves bear one letter, as a connector off a page does
             canvas.text(ends[ra] + 3, peak_a + 3, mark, theme.highlight, SMALL, anchor="start", bold=True)
             canvas.text(8.0, peak_b + 3, mark, theme.highlight, SMALL, anchor="start", bold=True)
     for i, note in enumerate(notes):
